@@ -1,0 +1,95 @@
+"""The accounts REST API: log in, mint and rotate tokens, log out, who am I."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenRefreshView
+
+from accounts import services
+from accounts.authentication import DeviceSessionAuthentication
+from accounts.selectors import request_device
+from accounts.serializers import (
+    AccessTokenResponseSerializer,
+    LoginResponseSerializer,
+    LoginSerializer,
+    RefreshResponseSerializer,
+    UserSerializer,
+)
+from accounts.throttling import lockout_response
+from dedwen.api import error_response
+
+
+def _user_body(user) -> dict:
+    return {"id": user.pk, "username": user.get_username(), "email": user.email}
+
+
+class LoginView(APIView):
+    """Log in with a username and password: a session cookie plus tokens for a new device."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=LoginSerializer, responses={200: LoginResponseSerializer, 401: OpenApiResponse(description="bad credentials"), 429: OpenApiResponse(description="too many failed logins")})
+    def post(self, request):
+        form = LoginSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        django_request = request._request
+        user = authenticate(django_request, username=form.validated_data["username"], password=form.validated_data["password"])
+        if getattr(django_request, "axes_locked_out", False):
+            return lockout_response(django_request)
+        if user is None:
+            return error_response("invalid_credentials", "The username or password is wrong.", status.HTTP_401_UNAUTHORIZED)
+        issued = services.log_in(request=django_request, user=user, client_id=form.validated_data["client_id"])
+        return Response(
+            {
+                "user": _user_body(user),
+                "token": str(issued.access),
+                "refresh": str(issued.refresh),
+                "expiresAt": issued.expires_at,
+                "device": {"id": issued.device.pk},
+            }
+        )
+
+
+class SessionTokenView(APIView):
+    """Mint a fresh access token for the session's device (the web UI's refresh path)."""
+
+    authentication_classes = [DeviceSessionAuthentication]
+
+    @extend_schema(request=None, responses={200: AccessTokenResponseSerializer})
+    def post(self, request):
+        device = request_device(request)
+        if device is None:
+            return error_response("no_device", "This session has no device; log in again.", status.HTTP_401_UNAUTHORIZED)
+        issued = services.issue_access_token(device=device)
+        return Response({"token": str(issued.access), "expiresAt": issued.expires_at})
+
+
+class RefreshView(TokenRefreshView):
+    """Rotate a refresh token: a new access and refresh token; the old refresh token is blacklisted."""
+
+    @extend_schema(responses={200: RefreshResponseSerializer, 401: OpenApiResponse(description="revoked or invalid")})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutView(APIView):
+    """Log out: revoke the current device, end the session and the device's live sockets."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        services.log_out(request=request._request, device=request_device(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """Return the authenticated user."""
+
+    @extend_schema(responses={200: UserSerializer})
+    def get(self, request):
+        return Response(_user_body(request.user))

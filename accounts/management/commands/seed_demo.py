@@ -1,0 +1,29 @@
+"""Create the demo users; safe to run again."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+DEMO_PASSWORD = "dedwen-demo-pass"
+DEMO_USERS = [("alice", "alice@example.com", True), ("bob", "bob@example.com", False), ("carol", "carol@example.com", False)]
+
+
+class Command(BaseCommand):
+    help = "Create demo users alice (an admin), bob and carol. Idempotent."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        User = get_user_model()
+        users = {}
+        for username, email, is_admin in DEMO_USERS:
+            user, created = User.objects.get_or_create(username=username, defaults={"email": email})
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.is_staff = user.is_superuser = is_admin
+                user.save()
+            users[username] = user
+        self.stdout.write(
+            f"Demo users: {', '.join(users)} (password: {DEMO_PASSWORD}); alice is an admin at /admin/."
+        )

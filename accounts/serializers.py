@@ -1,0 +1,70 @@
+"""Shapes of the accounts API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+
+from accounts.models import Device
+from accounts.tokens import DEVICE_CLAIM, DeviceRefreshToken, MAX_TOKEN_LENGTH, token_expiry
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
+    client_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+
+
+class DeviceRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+
+
+class LoginResponseSerializer(serializers.Serializer):
+    user = UserSerializer()
+    token = serializers.CharField()
+    refresh = serializers.CharField()
+    expiresAt = serializers.DateTimeField()  # noqa: N815 - the contract's name
+    device = DeviceRefSerializer()
+
+
+class AccessTokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expiresAt = serializers.DateTimeField()  # noqa: N815
+
+
+class RefreshResponseSerializer(AccessTokenResponseSerializer):
+    refresh = serializers.CharField()
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Device
+        fields = ["id", "client_id", "user_agent", "ip_address", "created_at", "last_used_at", "revoked_at", "revoke_reason"]
+        read_only_fields = fields
+
+
+class DeviceTokenRefreshSerializer(TokenRefreshSerializer):
+    """Rotate a device's refresh token; refuse it when the device is revoked or the user inactive."""
+
+    token_class = DeviceRefreshToken
+    refresh = serializers.CharField(max_length=MAX_TOKEN_LENGTH)
+
+    def validate(self, attrs):
+        try:
+            token = DeviceRefreshToken(attrs["refresh"])
+        except TokenError as exc:
+            raise InvalidToken(str(exc)) from None
+        device = Device.objects.select_related("user").filter(pk=token.get(DEVICE_CLAIM)).first()
+        if device is None or device.is_revoked or not device.user.is_active or str(device.user_id) != str(token.get("user_id")):
+            raise InvalidToken("The device of this token is revoked.")
+        token.blacklist()
+        rotated = DeviceRefreshToken.for_device(device)
+        access = rotated.access_token
+        return {"token": str(access), "refresh": str(rotated), "expiresAt": token_expiry(access)}

@@ -1,0 +1,124 @@
+"""Writes for accounts: logging in a device, minting and rotating its tokens, revoking it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib import auth
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from accounts.models import Device
+from accounts.tokens import DEVICE_CLAIM, DeviceAccessToken, DeviceRefreshToken, mint_access_token, token_expiry
+from dedwen.realtime.publish import publish_device_revoked
+
+logger = logging.getLogger("dedwen.accounts")
+
+SESSION_DEVICE_KEY = "dedwen_device_id"
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    """The tokens handed to a device: an access token, and a refresh token when one was minted."""
+
+    device: Device
+    access: DeviceAccessToken
+    refresh: DeviceRefreshToken | None
+
+    @property
+    def expires_at(self) -> datetime:
+        return token_expiry(self.access)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """Return the client's IP address as the server sees it."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def log_in(*, request: HttpRequest, user: AbstractBaseUser, client_id: str = "") -> IssuedTokens:
+    """Start a session for the user (new key) and a device for this login, and mint its tokens."""
+    with transaction.atomic():
+        auth.login(request, user)
+        device = Device.objects.create(
+            user=user,
+            client_id=client_id[:100],
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            ip_address=client_ip(request),
+        )
+        request.session[SESSION_DEVICE_KEY] = device.pk
+        refresh = DeviceRefreshToken.for_device(device)
+    logger.info("user %s logged in on device %s", user.pk, device.pk)
+    return IssuedTokens(device=device, access=refresh.access_token, refresh=refresh)
+
+
+def issue_access_token(*, device: Device) -> IssuedTokens:
+    """Mint a fresh access token for a live device (the session's refresh path)."""
+    return IssuedTokens(device=device, access=mint_access_token(device), refresh=None)
+
+
+def revoke_device(*, device: Device, reason: Device.RevokeReason, by: AbstractBaseUser | None = None) -> bool:
+    """Revoke one device; return False when it was already revoked."""
+    return revoke_devices(devices=Device.objects.filter(pk=device.pk), reason=reason, by=by) == 1
+
+
+def revoke_user_devices(
+    *, user: AbstractBaseUser, reason: Device.RevokeReason, by: AbstractBaseUser | None = None, keep: Device | None = None
+) -> int:
+    """Revoke every live device of a user, except `keep`; return how many were revoked."""
+    devices = Device.objects.filter(user=user)
+    if keep is not None:
+        devices = devices.exclude(pk=keep.pk)
+    return revoke_devices(devices=devices, reason=reason, by=by)
+
+
+def revoke_devices(*, devices, reason: Device.RevokeReason, by: AbstractBaseUser | None = None) -> int:
+    """Revoke devices: mark them, blacklist their refresh tokens, close their live sockets after commit."""
+    with transaction.atomic():
+        targets = list(devices.active().select_for_update().values_list("pk", "user_id"))
+        if not targets:
+            return 0
+        device_ids = [pk for pk, _ in targets]
+        Device.objects.filter(pk__in=device_ids).update(revoked_at=timezone.now(), revoked_by=by, revoke_reason=reason)
+        _blacklist_refresh_tokens(device_ids=set(device_ids), user_ids={user_id for _, user_id in targets})
+        publish_device_revoked(device_ids=device_ids)
+    logger.info("revoked devices %s (%s)", device_ids, reason)
+    return len(device_ids)
+
+
+def _blacklist_refresh_tokens(*, device_ids: set[int], user_ids: set[int]) -> None:
+    outstanding = OutstandingToken.objects.filter(
+        user_id__in=user_ids, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+    for token in outstanding:
+        if _device_of(token.token) in device_ids:
+            BlacklistedToken.objects.get_or_create(token=token)
+
+
+def _device_of(encoded: str) -> int | None:
+    """Read the device claim of a refresh token this server minted and stored."""
+    try:
+        payload = DeviceRefreshToken.get_token_backend().decode(encoded, verify=False)
+    except Exception:  # noqa: BLE001 - a stored token we cannot read belongs to no device
+        return None
+    return payload.get(DEVICE_CLAIM)
+
+
+def log_out(*, request: HttpRequest, device: Device | None) -> None:
+    """End the session and revoke the device it (or the request's token) belongs to."""
+    if device is not None:
+        revoke_device(device=device, reason=Device.RevokeReason.LOGOUT, by=device.user)
+    auth.logout(request)
+
+
+def change_password(*, user: AbstractBaseUser, new_password: str, current_device: Device | None) -> int:
+    """Set a new password and revoke every other device of the user; return how many were revoked."""
+    with transaction.atomic():
+        user.set_password(new_password)
+        user._dedwen_devices_handled = True  # accounts.signals would otherwise revoke every device
+        user.save(update_fields=["password"])
+        return revoke_user_devices(user=user, reason=Device.RevokeReason.PASSWORD_CHANGE, by=user, keep=current_device)

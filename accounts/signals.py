@@ -1,0 +1,43 @@
+"""Revoke devices when a user's password changes or the user is deactivated, whatever path did it."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+from accounts.models import Device
+
+User = get_user_model()
+_WATCHED = {"password", "is_active"}
+
+
+@receiver(pre_save, sender=User, dispatch_uid="accounts.remember_credentials")
+def remember_credentials(sender, instance, update_fields=None, raw=False, **kwargs) -> None:
+    """Note whether this save changes the password or deactivates the user."""
+    instance._dedwen_revoke_reason = None
+    if raw or instance.pk is None or (update_fields is not None and not _WATCHED & set(update_fields)):
+        return
+    before = User.objects.filter(pk=instance.pk).values("password", "is_active").first()
+    if before is None:
+        return
+    if before["is_active"] and not instance.is_active:
+        instance._dedwen_revoke_reason = Device.RevokeReason.DEACTIVATED
+    elif before["password"] != instance.password:
+        instance._dedwen_revoke_reason = Device.RevokeReason.PASSWORD_CHANGE
+
+
+@receiver(post_save, sender=User, dispatch_uid="accounts.revoke_on_credentials_change")
+def revoke_on_credentials_change(sender, instance, created=False, raw=False, **kwargs) -> None:
+    """Revoke the user's devices after a password change or a deactivation."""
+    reason = getattr(instance, "_dedwen_revoke_reason", None)
+    handled = getattr(instance, "_dedwen_devices_handled", False)
+    instance._dedwen_revoke_reason = None
+    instance._dedwen_devices_handled = False
+    if created or raw or reason is None:
+        return
+    if handled and reason == Device.RevokeReason.PASSWORD_CHANGE:
+        return
+    from accounts.services import revoke_user_devices
+
+    revoke_user_devices(user=instance, reason=reason)

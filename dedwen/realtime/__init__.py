@@ -1,0 +1,1 @@
+"""The WebSocket side of dedwen: protocol, consumer, channel layer plumbing."""

@@ -1,0 +1,162 @@
+"""An in-process channel layer whose cost per send does not grow with the number of sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+import threading
+from collections import deque
+
+from channels.exceptions import ChannelFull
+from channels.layers import BaseChannelLayer
+
+logger = logging.getLogger("dedwen.realtime.layer")
+
+
+class _Inbox:
+    """One channel's pending messages and the receiver waiting for them, bound to its event loop."""
+
+    __slots__ = ("loop", "messages", "waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.messages: deque[dict] = deque()
+        self.waiter: asyncio.Future | None = None
+
+    def put(self, message: dict) -> None:
+        """Queue a message and wake the receiver; call on the inbox's own loop."""
+        self.messages.append(message)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+class InProcessChannelLayer(BaseChannelLayer):
+    """Channels and groups held in this process, for the embedded (single-process) setup.
+
+    Unlike Channels' InMemoryChannelLayer it never walks every channel or group: a send touches one
+    inbox, a group send touches only the group's members. Messages are not copied (senders hand
+    over immutable payloads), receivers that go away are forgotten at once, and a send from another
+    thread or event loop is handed to the receiver's loop safely. Nothing is dropped silently: a
+    channel over capacity raises ChannelFull for a direct send and is logged for a group send.
+    """
+
+    extensions = ["groups", "flush"]
+
+    def __init__(self, expiry: int = 60, group_expiry: int = 86400, capacity: int = 10_000, channel_capacity=None, **kwargs):
+        super().__init__(expiry=expiry, capacity=capacity, channel_capacity=channel_capacity, **kwargs)
+        self._inboxes: dict[str, _Inbox] = {}
+        self._groups: dict[str, set[str]] = {}
+        self._memberships: dict[str, set[str]] = {}
+        self._counter = itertools.count()
+        self._prefix = secrets.token_hex(4)
+        self._lock = threading.Lock()
+
+    # Channel API ---------------------------------------------------------------------------
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        """Return a fresh channel name that this process can receive on."""
+        name = f"{prefix}inprocess!{self._prefix}{next(self._counter)}"
+        self._inboxes[name] = _Inbox(asyncio.get_running_loop())
+        return name
+
+    async def send(self, channel: str, message: dict) -> None:
+        """Deliver a message to one channel, or raise ChannelFull when it is over capacity."""
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_channel_name(channel)
+        if not self._deliver(channel, message):
+            raise ChannelFull(channel)
+
+    async def receive(self, channel: str) -> dict:
+        """Wait for the next message on a channel created by new_channel."""
+        self.require_valid_channel_name(channel)
+        inbox = self._inboxes.get(channel)
+        if inbox is None:
+            inbox = self._inboxes[channel] = _Inbox(asyncio.get_running_loop())
+        try:
+            while not inbox.messages:
+                inbox.waiter = inbox.loop.create_future()
+                try:
+                    await inbox.waiter
+                finally:
+                    inbox.waiter = None
+            return inbox.messages.popleft()
+        except asyncio.CancelledError:
+            self._forget(channel)
+            raise
+
+    # Groups -----------------------------------------------------------------------------------
+
+    async def group_add(self, group: str, channel: str) -> None:
+        """Add a channel to a group; memberships last until discarded or the channel goes away."""
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        with self._lock:
+            self._groups.setdefault(group, set()).add(channel)
+            self._memberships.setdefault(channel, set()).add(group)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        """Remove a channel from a group."""
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        with self._lock:
+            self._leave(group, channel)
+            groups = self._memberships.get(channel)
+            if groups is not None:
+                groups.discard(group)
+                if not groups:
+                    del self._memberships[channel]
+
+    async def group_send(self, group: str, message: dict) -> None:
+        """Deliver a message to every member of a group."""
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_group_name(group)
+        with self._lock:
+            members = tuple(self._groups.get(group, ()))
+        for channel in members:
+            if not self._deliver(channel, message):
+                logger.warning("channel over capacity; message for group %s not delivered to %s", group, channel)
+
+    async def flush(self) -> None:
+        """Forget every channel and group."""
+        with self._lock:
+            self._inboxes.clear()
+            self._groups.clear()
+            self._memberships.clear()
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    # Internals --------------------------------------------------------------------------------
+
+    def _deliver(self, channel: str, message: dict) -> bool:
+        inbox = self._inboxes.get(channel)
+        if inbox is None:
+            return True  # nobody receives on it any more: there is nobody to lose the message for
+        if len(inbox.messages) >= self.get_capacity(channel):
+            return False
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is inbox.loop:
+            inbox.put(message)
+        elif inbox.loop.is_closed():
+            self._forget(channel)
+        else:
+            inbox.loop.call_soon_threadsafe(inbox.put, message)
+        return True
+
+    def _leave(self, group: str, channel: str) -> None:
+        members = self._groups.get(group)
+        if members is not None:
+            members.discard(channel)
+            if not members:
+                del self._groups[group]
+
+    def _forget(self, channel: str) -> None:
+        with self._lock:
+            self._inboxes.pop(channel, None)
+            for group in self._memberships.pop(channel, ()):
+                self._leave(group, channel)

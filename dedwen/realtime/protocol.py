@@ -1,0 +1,80 @@
+"""The WebSocket protocol, named once: frame types, close codes and error codes (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class ClientFrame(StrEnum):
+    """Frame types a client may send."""
+
+    AUTHENTICATE = "authenticate"
+    MESSAGE_SEND = "message.send"
+    MESSAGE_READ = "message.read"
+    TYPING = "typing"
+    SYNC = "sync"
+    PING = "ping"
+
+
+class ServerFrame(StrEnum):
+    """Frame types the server sends."""
+
+    AUTHENTICATED = "authenticated"
+    ACK = "ack"
+    ERROR = "error"
+    MESSAGE_NEW = "message.new"
+    MESSAGE_READ = "message.read"
+    TYPING = "typing"
+    PRESENCE_SNAPSHOT = "presence.snapshot"
+    PRESENCE = "presence"
+    NOTIFICATION = "notification"
+    SYNC_DONE = "sync.done"
+    PONG = "pong"
+
+
+class CloseCode(IntEnum):
+    """Close codes the application sends (1000 or 4000-4999: daphne refuses any other)."""
+
+    NORMAL = 1000
+    BAD_FRAME = 4400  # before authentication: not strict JSON, not an object, binary, not `authenticate`
+    UNAUTHORIZED = 4401  # token missing/invalid/expired, or expired on a live socket without re-auth
+    FORBIDDEN = 4403  # device revoked, user deactivated, re-auth as another user
+    AUTH_TIMEOUT = 4408  # no valid `authenticate` within DEDWEN_WS_AUTH_TIMEOUT
+    TOO_LARGE = 4413  # frame over DEDWEN_WS_MAX_FRAME
+    RATE_LIMITED = 4429  # frame budget exceeded
+    UNAVAILABLE = 4503  # database or Redis unavailable
+
+
+class ErrorCode(StrEnum):
+    """Codes carried by `error` frames after authentication (the socket stays open)."""
+
+    BAD_FRAME = "bad_frame"  # not strict JSON, not an object, missing/invalid type or data
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID = "invalid"  # data fails validation (wrong types, empty body, too long, ...)
+    NOT_FOUND = "not_found"  # unknown conversation/message, or one the user may not see
+    FORBIDDEN = "forbidden"
+    UNAVAILABLE = "unavailable"  # a backend (database) is down; nothing was stored
+
+
+class FrameError(Exception):
+    """A frame the server refuses after authentication: answered with an `error` frame."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Channel-layer event types (server-internal; never taken from a client frame).
+EVENT_FRAME = "dedwen.frame"  # {"text": serialized frame} to relay as-is
+EVENT_DEVICE_REVOKED = "dedwen.device_revoked"  # close the device's sockets with 4403
+
+
+def user_group(user_id: int) -> str:
+    """Return the group every socket of a user joins."""
+    return f"user.{user_id}"
+
+
+def device_group(device_id: int) -> str:
+    """Return the group every socket of a device joins."""
+    return f"device.{device_id}"

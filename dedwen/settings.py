@@ -1,0 +1,253 @@
+"""Settings for dedwen: one module, configured by environment variables (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from dedwen.env import env_bool, env_float, env_int, env_list, env_rate, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("DEDWEN_VAR_DIR", str(BASE_DIR / "var")))
+
+# --- Mode -------------------------------------------------------------------------------------
+# DEDWEN_DEBUG=1 (the default) is the local, embedded setup; DEDWEN_DEBUG=0 is production.
+DEBUG = env_bool("DEDWEN_DEBUG", True)
+# Behind TLS (production): secure cookies, HSTS and an HTTPS redirect. DEDWEN_HTTPS=0 serves plain HTTP.
+HTTPS = env_bool("DEDWEN_HTTPS", not DEBUG)
+
+
+def _secret_key() -> str:
+    """Return DEDWEN_SECRET_KEY, or in debug a key generated once into the var directory."""
+    key = env_str("DEDWEN_SECRET_KEY")
+    if key is not None:
+        if len(key) < 50:
+            raise ImproperlyConfigured("DEDWEN_SECRET_KEY must be at least 50 characters long")
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured("DEDWEN_SECRET_KEY is required when DEDWEN_DEBUG=0")
+    path = VAR_DIR / "secret_key"
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x", encoding="ascii") as handle:  # first process wins; the others read it
+            handle.write(secrets.token_urlsafe(64))
+    except FileExistsError:
+        pass
+    return path.read_text(encoding="ascii").strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("DEDWEN_ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+
+# --- Applications -----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "axes",
+    "channels",
+    "accounts",
+    "messaging",
+    "presence",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.DeviceSessionMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dedwen.middleware.ServiceUnavailableMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "dedwen.urls"
+ASGI_APPLICATION = "dedwen.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+_database_url = env_str("DATABASE_URL")
+if _database_url is None:
+    _sqlite_path = env_str("DEDWEN_SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _sqlite_path,
+            # A file (not :memory:) so that the daphne processes end-to-end tests start share it.
+            "TEST": {"NAME": f"{_sqlite_path}.test"},
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+else:
+    try:
+        DATABASES = {"default": dj_database_url.parse(_database_url)}
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not valid: {exc}") from exc
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": env_int("DEDWEN_DB_POOL_SIZE", 8, minimum=1),
+            "timeout": 5,
+        }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer and presence ---------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL is None:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "dedwen.realtime.layers.InProcessChannelLayer"}}
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL}],
+                "prefix": env_str("DEDWEN_REDIS_PREFIX", "dedwen"),
+            },
+        }
+    }
+
+# --- Real-time --------------------------------------------------------------------------------
+DEDWEN_WS_AUTH_TIMEOUT = env_float("DEDWEN_WS_AUTH_TIMEOUT", 10.0, minimum=0.05)
+DEDWEN_WS_MAX_FRAME = env_int("DEDWEN_WS_MAX_FRAME", 65536, minimum=1024)
+DEDWEN_WS_RATE = env_rate("DEDWEN_WS_RATE", "60/30")
+DEDWEN_WS_DEVICE_RECHECK = env_float("DEDWEN_WS_DEVICE_RECHECK", 30.0, minimum=0.05)
+DEDWEN_PRESENCE_TTL = env_float("DEDWEN_PRESENCE_TTL", 60.0, minimum=0.5)
+DEDWEN_MESSAGE_MAX_LENGTH = env_int("DEDWEN_MESSAGE_MAX_LENGTH", 4000, minimum=1)
+
+# --- Authentication ---------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "inbox"
+LOGOUT_REDIRECT_URL = "accounts:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+ACCESS_TOKEN_LIFETIME = env_int("DEDWEN_ACCESS_TOKEN_LIFETIME", 300, minimum=1)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=ACCESS_TOKEN_LIFETIME),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env_int("DEDWEN_REFRESH_TOKEN_LIFETIME", 14 * 86400, minimum=60)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": env_str("DEDWEN_JWT_SIGNING_KEY", SECRET_KEY),
+    "LEEWAY": 0,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.DeviceAccessToken",),
+    "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.DeviceTokenRefreshSerializer",
+}
+
+# Failed logins only: 5 per 15 minutes per username and, separately, per IP address.
+AXES_FAILURE_LIMIT = env_int("DEDWEN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_IPWARE_PROXY_COUNT = env_int("DEDWEN_PROXY_COUNT", 0, minimum=0) or None
+AXES_SENSITIVE_PARAMETERS = ["password", "token", "refresh"]
+
+# --- REST -------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.DeviceJWTAuthentication",
+        "accounts.authentication.DeviceSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "dedwen.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "dedwen API",
+    "DESCRIPTION": "REST side of dedwen; every change is also pushed live over /ws/ (see docs/protocol.md).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Security ---------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+CSRF_TRUSTED_ORIGINS = env_list("DEDWEN_CSRF_TRUSTED_ORIGINS", [])
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DEDWEN_BEHIND_PROXY", False) else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# --- Static files, i18n -----------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging: never a token or a password (see dedwen/logging.py) -----------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "dedwen.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": env_str("DEDWEN_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}

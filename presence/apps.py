@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class PresenceConfig(AppConfig):
+    """Who is online: per-socket presence across processes, and last seen."""
+
+    name = "presence"
+    default_auto_field = "django.db.models.BigAutoField"
