@@ -1,0 +1,28 @@
+"""What a frame handler knows about the authenticated socket it serves."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dedwen.realtime.protocol import ServerFrame
+
+SendFrame = Callable[[ServerFrame, dict[str, Any], "str | None"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SocketContext:
+    """An authenticated socket: who it is, where it receives, and how to answer it."""
+
+    user_id: int
+    username: str
+    device_id: int
+    channel_name: str
+    send_frame: SendFrame  # send_frame(frame_type, data, ref): one frame to this socket only
+
+
+# A handler for one client frame type. `data` is the frame's (strictly parsed) object; `ref` is the
+# client's correlation id, to be carried by the reply. A refused frame raises protocol.FrameError;
+# a backend outage raises db.Unavailable. Handlers reply through ctx.send_frame.
+FrameHandler = Callable[[SocketContext, Mapping[str, Any], "str | None"], Awaitable[None]]
