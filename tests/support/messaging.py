@@ -1,1 +1,62 @@
-"""Fixtures for this area (filled in by its issue)."""
+"""Fixtures for messaging: conversations between the cast, and a fake socket for frame handlers."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from dedwen.realtime.context import SocketContext
+from messaging import services
+
+_client_ids = itertools.count(1)
+
+
+def direct(user, other):
+    """Return the direct conversation of two users, opening it when needed."""
+    return services.create_conversation(creator=user, participant_ids=[other.pk]).conversation
+
+
+def send(sender, conversation, body: str = "hello", client_id: str | None = None):
+    """Send a message through the service and return it."""
+    client_id = client_id or f"test-{next(_client_ids)}"
+    return services.send_message(sender=sender, conversation=conversation, body=body, client_id=client_id).message
+
+
+@pytest.fixture
+def alice_bob(alice, bob):
+    """The direct conversation of alice and bob."""
+    return direct(alice, bob)
+
+
+@dataclass
+class FakeSocket:
+    """A socket for calling frame handlers directly: it records the frames they answer with."""
+
+    user: Any
+    device_id: int = 1
+    sent: list[dict] = field(default_factory=list)
+
+    @property
+    def ctx(self) -> SocketContext:
+        return SocketContext(
+            user_id=self.user.pk,
+            username=self.user.get_username(),
+            device_id=self.device_id,
+            channel_name=f"fake.{self.user.pk}",
+            send_frame=self._send_frame,
+        )
+
+    async def _send_frame(self, frame_type, data, ref=None) -> None:
+        frame = {"type": str(frame_type), "data": data}
+        if ref is not None:
+            frame["ref"] = ref
+        self.sent.append(frame)
+
+
+@pytest.fixture
+def fake_socket():
+    """Return a function making a FakeSocket for a user."""
+    return FakeSocket

@@ -1,0 +1,153 @@
+"""Reads for messaging: who may see a conversation, conversation lists, message pages, notifications."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from messaging.models import Conversation, Membership, Message, Notification
+
+
+class ConversationNotFound(Exception):
+    """The conversation does not exist, or the user does not take part in it (the two look alike)."""
+
+
+class MessageNotFound(Exception):
+    """The message does not exist in that conversation."""
+
+
+def active_memberships() -> QuerySet[Membership]:
+    """Return the memberships of users who have not left."""
+    return Membership.objects.filter(left_at__isnull=True)
+
+
+def contact_ids(*, user_id: int) -> set[int]:
+    """Return the ids of the users who share a conversation with the user (not the user)."""
+    conversations = active_memberships().filter(user_id=user_id).values("conversation_id")
+    return set(
+        active_memberships()
+        .filter(conversation_id__in=conversations)
+        .exclude(user_id=user_id)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def access_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Conversation:
+    """Return the conversation when the user takes part in it; raise ConversationNotFound otherwise."""
+    conversation = Conversation.objects.filter(
+        pk=conversation_id, memberships__user_id=user.pk, memberships__left_at__isnull=True
+    ).first()
+    if conversation is None:
+        raise ConversationNotFound(conversation_id)
+    return conversation
+
+
+def participant_ids(*, conversation: Conversation) -> list[int]:
+    """Return the ids of the conversation's current participants, in joining order."""
+    return list(active_memberships().filter(conversation=conversation).order_by("id").values_list("user_id", flat=True))
+
+
+def conversation_message(*, conversation: Conversation, message_id: int) -> Message:
+    """Return a message of the conversation; raise MessageNotFound when it is not there."""
+    message = Message.objects.filter(conversation=conversation, pk=message_id).first()
+    if message is None:
+        raise MessageNotFound(message_id)
+    return message
+
+
+def user_conversations(*, user: AbstractBaseUser, conversation_id: int | None = None) -> list[Membership]:
+    """Return the user's memberships, newest activity first, loaded for display in a fixed number of queries.
+
+    Each membership carries its conversation (with `last_message` and its sender), the conversation's
+    current memberships with their users in `conversation.active_memberships`, and `unread_count`:
+    the messages of others after the user's read marker.
+    """
+    unread = (
+        Message.objects.filter(conversation_id=OuterRef("conversation_id"), id__gt=OuterRef("last_read_id"))
+        .exclude(sender_id=user.pk)
+        .order_by()
+        .values("conversation_id")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    memberships = (
+        active_memberships()
+        .filter(user_id=user.pk)
+        .select_related("conversation__last_message__sender")
+        .prefetch_related(
+            Prefetch(
+                "conversation__memberships",
+                queryset=active_memberships().select_related("user").order_by("id"),
+                to_attr="active_memberships",
+            )
+        )
+        .annotate(unread_count=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+        .order_by("-conversation__last_activity_at", "-conversation_id")
+    )
+    if conversation_id is not None:
+        memberships = memberships.filter(conversation_id=conversation_id)
+    return list(memberships)
+
+
+def user_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Membership:
+    """Return one of the user's memberships loaded like user_conversations; raise ConversationNotFound."""
+    found = user_conversations(user=user, conversation_id=conversation_id)
+    if not found:
+        raise ConversationNotFound(conversation_id)
+    return found[0]
+
+
+def conversation_messages(
+    *, conversation: Conversation, before: int | None = None, after: int | None = None, limit: int = 50
+) -> list[Message]:
+    """Return a page of messages in ascending id order.
+
+    With `after`: the oldest `limit` messages above it (below `before` too, when given); otherwise the
+    newest `limit` messages below `before` (the latest ones when neither is given).
+    """
+    messages = Message.objects.filter(conversation=conversation).select_related("sender")
+    if before is not None:
+        messages = messages.filter(id__lt=before)
+    if after is not None:
+        return list(messages.filter(id__gt=after).order_by("id")[:limit])
+    return list(reversed(messages.order_by("-id")[:limit]))
+
+
+def messages_after(*, user: AbstractBaseUser, after: int, limit: int) -> list[Message]:
+    """Return up to `limit` messages of the user's conversations with an id above `after`, in id order."""
+    conversations = active_memberships().filter(user_id=user.pk).values("conversation_id")
+    return list(
+        Message.objects.filter(conversation_id__in=conversations, id__gt=after)
+        .select_related("sender")
+        .order_by("id")[:limit]
+    )
+
+
+def user_notifications(*, user: AbstractBaseUser, unread_only: bool = False, limit: int = 50) -> list[Notification]:
+    """Return the user's newest notifications first."""
+    notifications = Notification.objects.filter(user_id=user.pk)
+    if unread_only:
+        notifications = notifications.unread()
+    return list(notifications.order_by("-id")[:limit])
+
+
+def unread_notification_count(*, user: AbstractBaseUser) -> int:
+    """Return how many notifications the user has not read."""
+    return Notification.objects.filter(user_id=user.pk).unread().count()
+
+
+def unread_notification_counts(*, user_ids: list[int]) -> dict[int, int]:
+    """Return the unread notification count of each user, in one query."""
+    rows = (
+        Notification.objects.filter(user_id__in=user_ids)
+        .unread()
+        .order_by()
+        .values("user_id")
+        .annotate(count=Count("id"))
+        .values_list("user_id", "count")
+    )
+    counts = dict.fromkeys(user_ids, 0)
+    counts.update(rows)
+    return counts

@@ -1,0 +1,178 @@
+"""Shapes of messaging, shared by REST and WebSocket: strict input validators and the output objects."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from messaging.models import Message, Notification
+
+MAX_ID = 2**63 - 1
+MAX_PARTICIPANTS = 100
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+
+# Strict JSON types: DRF would otherwise take "12" or 12.0 for an integer and 12 for a string.
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer (not a string, float or boolean) that fits a database id."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, never a number coerced into one."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON true or false."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+def IdField(**kwargs) -> StrictIntegerField:  # noqa: N802 - reads like a field class
+    """Return a field for a positive database id."""
+    return StrictIntegerField(min_value=1, **kwargs)
+
+
+# Input ------------------------------------------------------------------------------------------
+
+
+class ConversationCreateSerializer(serializers.Serializer):
+    participants = serializers.ListField(child=IdField(), min_length=1, max_length=MAX_PARTICIPANTS)
+    title = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class MessageBodySerializer(serializers.Serializer):
+    """A message to send: a non-blank body of at most DEDWEN_MESSAGE_MAX_LENGTH characters, and its client_id."""
+
+    body = StrictCharField(trim_whitespace=False)
+    client_id = StrictCharField(max_length=64)
+
+    def validate_body(self, body: str) -> str:
+        if not body.strip():
+            raise serializers.ValidationError("The message is empty.")
+        limit = settings.DEDWEN_MESSAGE_MAX_LENGTH
+        if len(body) > limit:
+            raise serializers.ValidationError(f"Ensure this field has no more than {limit} characters.")
+        return body
+
+
+class MessagePageSerializer(serializers.Serializer):
+    """Query parameters of a message page."""
+
+    before = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    after = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=DEFAULT_PAGE)
+
+
+class ReadMarkerSerializer(serializers.Serializer):
+    message_id = IdField()
+
+
+class NotificationsQuerySerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, default=False)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=DEFAULT_PAGE)
+
+
+class NotificationsReadSerializer(serializers.Serializer):
+    """Either `ids` (the notifications to mark read) or `all: true`."""
+
+    ids = serializers.ListField(child=IdField(), max_length=1000, required=False)
+    all = StrictBooleanField(required=False)
+
+    def validate(self, attrs):
+        if ("ids" in attrs) == bool(attrs.get("all")):
+            raise serializers.ValidationError('Send either "ids" or "all": true.')
+        return attrs
+
+
+# WebSocket frames: the same rules, plus the conversation the frame is about.
+
+
+class MessageSendFrameSerializer(MessageBodySerializer):
+    conversation_id = IdField()
+
+
+class MessageReadFrameSerializer(ReadMarkerSerializer):
+    conversation_id = IdField()
+
+
+class TypingFrameSerializer(serializers.Serializer):
+    conversation_id = IdField()
+
+
+class SyncFrameSerializer(serializers.Serializer):
+    after = StrictIntegerField(min_value=0)
+
+
+# Output -----------------------------------------------------------------------------------------
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk", read_only=True)
+    username = serializers.CharField(source="get_username", read_only=True)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    conversation_id = serializers.IntegerField(read_only=True)
+    sender = UserRefSerializer(read_only=True)
+
+    class Meta:
+        model = Message
+        fields = ["id", "conversation_id", "sender", "body", "client_id", "created_at"]
+        read_only_fields = fields
+
+
+class ConversationSerializer(serializers.Serializer):
+    """A conversation as one participant sees it (serializes a Membership from selectors.user_conversations)."""
+
+    id = serializers.IntegerField(source="conversation_id", read_only=True)
+    kind = serializers.CharField(source="conversation.kind", read_only=True)
+    title = serializers.CharField(source="conversation.title", read_only=True)
+    participants = serializers.SerializerMethodField()
+    last_message = MessageSerializer(source="conversation.last_message", read_only=True, allow_null=True)
+    unread_count = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(source="conversation.created_at", read_only=True)
+
+    @extend_schema_field(UserRefSerializer(many=True))
+    def get_participants(self, membership) -> list[dict]:
+        members = membership.conversation.active_memberships
+        return UserRefSerializer([member.user for member in members], many=True).data
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "text", "data", "created_at", "read_at"]
+        read_only_fields = fields
+
+
+def notification_frame_data(notification: Notification, *, unread_count: int) -> dict:
+    """Return the data of a `notification` frame: the notification and the user's live unread count."""
+    data = NotificationSerializer(notification).data
+    del data["read_at"]
+    return {**data, "unread_count": unread_count}
+
+
+class NotificationListSerializer(serializers.Serializer):
+    notifications = NotificationSerializer(many=True, read_only=True)
+    unread_count = serializers.IntegerField(read_only=True)
