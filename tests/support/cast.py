@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from rest_framework.test import APIClient
+
+from accounts.models import Device
+from accounts.tokens import DeviceRefreshToken
 
 PASSWORD = "correct horse battery staple"
 
@@ -28,10 +33,18 @@ class LoggedIn:
         return client
 
 
+@cache
+def password_hash() -> str:
+    """Hash PASSWORD once per test run: a real hash (servers started by tests accept it), paid for once."""
+    return make_password(PASSWORD)
+
+
 def make_user(username: str, **extra):
-    return get_user_model().objects.create_user(
-        username=username, email=f"{username}@example.com", password=PASSWORD, **extra
-    )
+    """Create a user whose password is PASSWORD."""
+    user = get_user_model()(username=username, email=f"{username}@example.com", **extra)
+    user.password = password_hash()
+    user.save()
+    return user
 
 
 @pytest.fixture
@@ -58,6 +71,39 @@ def log_in(user, *, client_id: str = "", user_agent: str = "pytest", ip: str = "
     assert response.status_code == 200, response.content
     body = response.json()
     return LoggedIn(user=user, token=body["token"], refresh=body["refresh"], device_id=body["device"]["id"], client=client)
+
+
+@dataclass
+class Minted:
+    """A device minted for a user without going through a login: its tokens, for token-level specs."""
+
+    user: object
+    device: Device
+    token: str
+    refresh: str
+
+    @property
+    def device_id(self) -> int:
+        return self.device.pk
+
+    def bearer(self) -> APIClient:
+        """Return a fresh client that authenticates with the access token."""
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.token}")
+        return client
+
+
+def mint_device(user, *, client_id: str = "") -> Minted:
+    """Create a device for the user and mint its tokens directly (no password check, no session)."""
+    device = Device.objects.create(user=user, client_id=client_id, user_agent="pytest", ip_address="127.0.0.1")
+    refresh = DeviceRefreshToken.for_device(device)
+    return Minted(user=user, device=device, token=str(refresh.access_token), refresh=str(refresh))
+
+
+@pytest.fixture
+def device_of(db):
+    """Return a function that mints a device and its tokens for a user (cheaper than logging in)."""
+    return mint_device
 
 
 @pytest.fixture

@@ -1,0 +1,59 @@
+"""Access tokens: one validator decides, and REST refuses every bad token with 401."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import Device
+from accounts.tokens import TokenRejected, authenticate_access_token
+from tests.accounts.bad_tokens import BAD_TOKENS, BadToken, Session
+
+
+@pytest.fixture
+def session(alice, bob, device_of):
+    """Alice logged in, plus a live device of bob's to forge against."""
+    mine, theirs = device_of(alice), device_of(bob)
+    return Session(
+        token=mine.token,
+        refresh=mine.refresh,
+        device=Device.objects.select_related("user").get(pk=mine.device_id),
+        other_device=Device.objects.get(pk=theirs.device_id),
+    )
+
+
+def test_a_valid_access_token_names_its_user_and_device(session):
+    identity = authenticate_access_token(session.token)
+    assert (identity.user, identity.device) == (session.device.user, session.device)
+
+
+@pytest.mark.parametrize("case", BAD_TOKENS, ids=[case.name for case in BAD_TOKENS])
+def test_the_validator_refuses_a_bad_token_and_says_why(session, case: BadToken):
+    raw = case.build(session)
+    with pytest.raises(TokenRejected) as rejected:
+        authenticate_access_token(raw)
+    assert rejected.value.failure == case.failure
+
+
+HTTP_CASES = [case for case in BAD_TOKENS if case.over_http]
+
+
+@pytest.mark.parametrize("case", HTTP_CASES, ids=[case.name for case in HTTP_CASES])
+@pytest.mark.parametrize("method, path", [("get", "/api/me/"), ("post", "/api/auth/logout/")])
+def test_rest_refuses_a_bad_token_with_401(session, client, case: BadToken, method, path):
+    raw = case.build(session)
+    response = getattr(client, method)(path, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["error"]["code"]
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer a b", "Token abc", "bearer x.y.z", "Basic YWxpY2U6cGFzcw=="])
+def test_rest_refuses_a_malformed_authorization_header(alice, client, header):
+    response = client.get("/api/me/", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+
+
+def test_a_refused_token_does_not_fall_back_to_the_session(alice, login):
+    session = login(alice)
+    response = session.client.get("/api/me/", HTTP_AUTHORIZATION="Bearer garbage")
+    assert response.status_code == 401
