@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"  # unknown conversation/message, or one the user may not see
     FORBIDDEN = "forbidden"
     UNAVAILABLE = "unavailable"  # a backend (database) is down; nothing was stored
+    INTERNAL = "internal"  # the server failed to handle the frame (a bug); the socket stays open
 
 
 class FrameError(Exception):

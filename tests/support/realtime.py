@@ -1,1 +1,165 @@
-"""Fixtures for this area (filled in by its issue)."""
+"""Clients for /ws/ in tests: a real socket to a daphne server, or an in-process WebsocketCommunicator.
+
+Real sockets (blocking, the `websockets` library; pair with `daphne_server` from tests/support/server.py):
+
+    ws = open_socket(server)                     # no Origin header (a non-browser client)
+    ws = open_socket(server, origin=server.origin)
+    hello = authenticate(ws, session.token)      # the `authenticated` frame (fails on anything else)
+    send_frame(ws, ClientFrame.PING, {}, ref="1")
+    frame = next_frame(ws, ServerFrame.PONG)     # skips other frame types; bounded wait
+    assert closed_with(ws) == CloseCode.UNAUTHORIZED   # waits (bounded) for the server's close code
+
+In process (async; the consumer behind the origin check, on the configured channel layer):
+
+    async with socket_client(headers=[(b"origin", b"http://localhost")]) as client:
+        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": token})
+        frame = await client.next_frame(ServerFrame.AUTHENTICATED)
+        assert await client.closed_with() == CloseCode.FORBIDDEN
+
+Tests using the in-process client need `transactional_db`: the consumer reaches the database from
+its own thread, which does not see a test transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+
+from channels.testing import WebsocketCommunicator
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from dedwen.realtime.protocol import ClientFrame, ServerFrame
+
+WAIT = 5.0  # seconds: the bound on every wait for a frame or a close
+
+
+def encode(frame_type: str, data: Any = None, ref: str | None = None) -> str:
+    """Return a client frame as JSON text."""
+    frame: dict[str, Any] = {"type": str(frame_type)}
+    if data is not None:
+        frame["data"] = data
+    if ref is not None:
+        frame["ref"] = ref
+    return json.dumps(frame)
+
+
+# Real sockets -----------------------------------------------------------------------------------
+
+
+def open_socket(server, *, origin: str | None = None, path: str = "/ws/", **options) -> ClientConnection:
+    """Open a WebSocket to a daphne server (no Origin header unless given)."""
+    headers = {"Origin": origin} if origin is not None else None
+    return connect(
+        f"ws://127.0.0.1:{server.port}{path}",
+        additional_headers=headers,
+        open_timeout=WAIT,
+        close_timeout=2,
+        max_size=None,
+        **options,
+    )
+
+
+def send_frame(ws: ClientConnection, frame_type: str, data: Any = None, ref: str | None = None) -> None:
+    """Send one client frame."""
+    ws.send(encode(frame_type, data, ref))
+
+
+def next_frame(ws: ClientConnection, frame_type: str | None = None, *, timeout: float = WAIT) -> dict:
+    """Return the next frame (of the given type, skipping others) within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no {frame_type or 'frame'} within {timeout}s")
+        try:
+            frame = json.loads(ws.recv(timeout=remaining))
+        except TimeoutError:
+            raise AssertionError(f"no {frame_type or 'frame'} within {timeout}s") from None
+        if frame_type is None or frame["type"] == str(frame_type):
+            return frame
+
+
+def closed_with(ws: ClientConnection, *, timeout: float = WAIT) -> int:
+    """Wait until the server closes the socket; return its close code (frames before it are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"socket still open after {timeout}s")
+        try:
+            ws.recv(timeout=remaining)
+        except TimeoutError:
+            raise AssertionError(f"socket still open after {timeout}s") from None
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd is not None else 1006
+
+
+def authenticate(ws: ClientConnection, token: str, *, ref: str | None = None) -> dict:
+    """Send `authenticate` and return the `authenticated` frame."""
+    send_frame(ws, ClientFrame.AUTHENTICATE, {"token": token}, ref)
+    frame = next_frame(ws)
+    assert frame["type"] == ServerFrame.AUTHENTICATED, frame
+    return frame
+
+
+# In process -------------------------------------------------------------------------------------
+
+
+class SocketClient:
+    """An in-process client of the /ws/ application (a thin layer over WebsocketCommunicator)."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+
+    async def send_text(self, text: str) -> None:
+        await self.communicator.send_to(text_data=text)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.communicator.send_to(bytes_data=data)
+
+    async def send_frame(self, frame_type: str, data: Any = None, ref: str | None = None) -> None:
+        await self.send_text(encode(frame_type, data, ref))
+
+    async def next_frame(self, frame_type: str | None = None, *, timeout: float = WAIT) -> dict:
+        """Return the next frame (of the given type, skipping others); fail on a close or after `timeout`."""
+        loop_deadline = time.monotonic() + timeout
+        while True:
+            output = await self.communicator.receive_output(timeout=max(0.0, loop_deadline - time.monotonic()))
+            assert output["type"] == "websocket.send", f"expected a frame, got {output}"
+            frame = json.loads(output["text"])
+            if frame_type is None or frame["type"] == str(frame_type):
+                return frame
+
+    async def closed_with(self, *, timeout: float = WAIT) -> int:
+        """Wait for the application to close the socket; return the code (frames before it are skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            output = await self.communicator.receive_output(timeout=max(0.0, deadline - time.monotonic()))
+            if output["type"] == "websocket.close":
+                return output.get("code", 1000)
+
+    async def authenticate(self, token: str) -> dict:
+        await self.send_frame(ClientFrame.AUTHENTICATE, {"token": token})
+        frame = await self.next_frame()
+        assert frame["type"] == ServerFrame.AUTHENTICATED, frame
+        return frame
+
+    async def nothing_more(self, timeout: float = 0.1) -> bool:
+        return await self.communicator.receive_nothing(timeout=timeout)
+
+
+@asynccontextmanager
+async def socket_client(*, path: str = "/ws/", headers: list[tuple[bytes, bytes]] | None = None):
+    """Connect an in-process client to the WebSocket application; disconnect it afterwards."""
+    from dedwen.realtime.routing import websocket_application
+
+    communicator = WebsocketCommunicator(websocket_application, path, headers=headers or [])
+    connected, _ = await communicator.connect(timeout=WAIT)
+    assert connected, "handshake refused"
+    try:
+        yield SocketClient(communicator)
+    finally:
+        await communicator.disconnect(timeout=WAIT)

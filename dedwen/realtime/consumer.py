@@ -1,0 +1,401 @@
+"""The one WebSocket consumer: first-frame JWT authentication, live expiry and revocation, frame dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
+from django.conf import settings
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from accounts.tokens import TokenFailure, TokenRejected
+from dedwen.realtime import db
+from dedwen.realtime.auth import TokenIdentity, authenticate_access_token, device_is_live
+from dedwen.realtime.context import FrameHandler, SocketContext
+from dedwen.realtime.frames import BadFrame, Frame, parse_frame
+from dedwen.realtime.protocol import (
+    EVENT_DEVICE_REVOKED,
+    EVENT_FRAME,
+    ClientFrame,
+    CloseCode,
+    ErrorCode,
+    FrameError,
+    ServerFrame,
+    device_group,
+    user_group,
+)
+from dedwen.realtime.publish import encode_frame
+from dedwen.realtime.ratelimit import TokenBucket
+
+logger = logging.getLogger("dedwen.realtime.socket")
+
+# What a backend outage looks like from here: the database (db.call), or Redis (layer, presence).
+BACKEND_ERRORS: tuple[type[BaseException], ...] = (db.Unavailable, RedisError, OSError)
+
+# Token failures that mean "this device or user may no longer be served" rather than "bad token".
+_FORBIDDEN_FAILURES = {TokenFailure.REVOKED}
+
+
+async def pong(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
+    """Answer a ping."""
+    await ctx.send_frame(ServerFrame.PONG, {}, ref)
+
+
+def frame_handlers() -> dict[ClientFrame, FrameHandler]:
+    """Return the dispatch table for authenticated sockets: ping plus the apps' handlers."""
+    from messaging.realtime import HANDLERS as messaging_handlers
+
+    return {**messaging_handlers, ClientFrame.PING: pong}
+
+
+class SocketConsumer(AsyncWebsocketConsumer):
+    """A client socket at /ws/: closed with a contract code unless it authenticates with its first frame."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.ctx: SocketContext | None = None  # set once authenticated
+        self._presence_ctx: SocketContext | None = None  # the ctx presence was told about
+        self._handlers: dict[ClientFrame, FrameHandler] = {}
+        self._joined: list[str] = []
+        self._closed = False
+        self._close_code: int | None = None
+        self._bucket = TokenBucket(settings.DEDWEN_WS_RATE)
+        self._deadline = 0.0  # loop time: the auth timeout, then the token's expiry
+        self._deadline_code = CloseCode.AUTH_TIMEOUT
+        self._recheck_at = float("inf")
+        self._wake = asyncio.Event()
+        self._watchdog: asyncio.Task | None = None
+
+    # ASGI plumbing ------------------------------------------------------------------------------
+
+    async def __call__(self, scope, receive, send):
+        """Serve one socket; a channel layer that cannot be reached closes it with 4503 after accepting."""
+        self.scope = scope
+        self.base_send = send
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        sources = [receive]
+        try:
+            self.channel_name = await self.channel_layer.new_channel()
+        except BACKEND_ERRORS as exc:
+            logger.warning("channel layer unavailable for a new socket: %s", type(exc).__name__)
+            self.channel_name = None
+        else:
+            sources.append(functools.partial(self.channel_layer.receive, self.channel_name))
+        try:
+            await await_many_dispatch(sources, self.dispatch)
+        except StopConsumer:
+            pass
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+
+    async def dispatch(self, message):
+        """Route ASGI and channel-layer messages through a fixed table (never by a name taken from them).
+
+        Unlike Channels' dispatch this does not close old database connections on every message:
+        handlers reach the ORM only through db.call, which manages connections in the database thread.
+        """
+        route = self._routes.get(message.get("type"))
+        if route is None:
+            logger.warning("ignored a channel-layer message of unknown type")
+            return
+        await route(self, message)
+
+    # Socket life --------------------------------------------------------------------------------
+
+    async def websocket_connect(self, message) -> None:
+        """Accept, then give the client DEDWEN_WS_AUTH_TIMEOUT seconds to authenticate."""
+        await self.accept()
+        logger.info("[WebSocket] Connection established, awaiting JWT authentication...")
+        if self.channel_name is None:
+            await self._close(CloseCode.UNAVAILABLE)
+            return
+        self._deadline = asyncio.get_running_loop().time() + settings.DEDWEN_WS_AUTH_TIMEOUT
+        self._watchdog = asyncio.create_task(self._watch())
+
+    async def websocket_receive(self, message) -> None:
+        """Check size and budget, parse strictly, then authenticate or dispatch."""
+        if self._closed:
+            return
+        text, binary = message.get("text"), message.get("bytes")
+        if self._too_large(text, binary):
+            await self._close(CloseCode.TOO_LARGE)
+            return
+        if not self._bucket.take():
+            await self._close(CloseCode.RATE_LIMITED)
+            return
+        try:
+            if text is None:
+                raise BadFrame("binary frames are not accepted")
+            frame = parse_frame(text)
+        except BadFrame as exc:
+            if self.ctx is None:
+                await self._close(CloseCode.BAD_FRAME)
+            else:
+                await self._send_error(ErrorCode.BAD_FRAME, exc.message, exc.ref)
+            return
+        if self.ctx is None:
+            await self._authenticate(frame)
+        else:
+            await self._handle(frame)
+
+    async def websocket_disconnect(self, message) -> None:
+        """Tell presence, leave the groups, log, and stop."""
+        self._closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        code = self._close_code if self._close_code is not None else message.get("code")
+        if self._presence_ctx is not None:
+            from presence import realtime as presence
+
+            try:
+                await presence.socket_closed(self._presence_ctx)
+            except Exception:  # noqa: BLE001 - presence must not keep the socket from being cleaned up
+                logger.exception("presence could not record a closed socket")
+        await self._leave_groups()
+        if self.ctx is not None:
+            logger.info("[WebSocket] Connection closed for user %s: code=%s", self.ctx.user_id, code)
+        else:
+            logger.info("[WebSocket] Connection closed before authentication: code=%s", code)
+        raise StopConsumer()
+
+    # Authentication -----------------------------------------------------------------------------
+
+    async def _authenticate(self, frame: Frame) -> None:
+        """Handle the first frame: it must be `authenticate` with a token that accounts accepts."""
+        if frame.type != ClientFrame.AUTHENTICATE or frame.data is None:
+            await self._close(CloseCode.BAD_FRAME)
+            return
+        try:
+            identity = await db.call(authenticate_access_token, frame.data.get("token"))
+        except TokenRejected as exc:
+            await self._refuse(exc)
+            return
+        except db.Unavailable:
+            await self._close(CloseCode.UNAVAILABLE)
+            return
+        if self._closed:  # the auth timer fired while the token was being checked
+            return
+        ctx = self._context(identity)
+        try:
+            await self._join(user_group(ctx.user_id))
+            await self._join(device_group(ctx.device_id))
+        except BACKEND_ERRORS as exc:
+            logger.warning("channel layer unavailable at authentication: %s", type(exc).__name__)
+            await self._close(CloseCode.UNAVAILABLE)
+            return
+        if self._closed:
+            return
+        self.ctx = self._presence_ctx = ctx
+        self._handlers = frame_handlers()
+        self._recheck_at = asyncio.get_running_loop().time() + settings.DEDWEN_WS_DEVICE_RECHECK
+        self._expire_at(identity.expires_at)
+        await self._send_authenticated(identity, frame.ref)
+        from presence import realtime as presence
+
+        try:
+            await presence.socket_opened(ctx)
+        except BACKEND_ERRORS as exc:
+            logger.warning("presence unavailable at authentication: %s", type(exc).__name__)
+            await self._close(CloseCode.UNAVAILABLE)
+            return
+        logger.info("[WebSocket] User %s authenticated and connected", ctx.user_id)
+
+    async def _reauthenticate(self, frame: Frame) -> None:
+        """Accept a fresh token of the same user: move the expiry deadline and answer `authenticated`."""
+        assert self.ctx is not None
+        if frame.data is None:
+            await self._send_error(ErrorCode.BAD_FRAME, "`authenticate` needs data with a token", frame.ref)
+            return
+        try:
+            identity = await db.call(authenticate_access_token, frame.data.get("token"))
+        except TokenRejected as exc:
+            await self._refuse(exc, live=True)
+            return
+        except db.Unavailable:
+            await self._send_error(ErrorCode.UNAVAILABLE, "the token could not be checked; try again", frame.ref)
+            return
+        if self._closed:
+            return
+        if identity.user.pk != self.ctx.user_id:
+            logger.info("[WebSocket] re-authentication as another user refused on a socket of user %s", self.ctx.user_id)
+            await self._close(CloseCode.FORBIDDEN)
+            return
+        if identity.device.pk != self.ctx.device_id:
+            try:
+                await self._join(device_group(identity.device.pk))
+                await self._leave(device_group(self.ctx.device_id))
+            except BACKEND_ERRORS:
+                await self._close(CloseCode.UNAVAILABLE)
+                return
+            self.ctx = self._context(identity)
+        self._expire_at(identity.expires_at)
+        await self._send_authenticated(identity, frame.ref)
+
+    async def _refuse(self, exc: TokenRejected, *, live: bool = False) -> None:
+        """Close for a refused token: 4403 when the device or user is done, 4401 otherwise."""
+        forbidden = exc.failure in _FORBIDDEN_FAILURES or (live and exc.failure == TokenFailure.INACTIVE)
+        logger.info("[WebSocket] token refused: %s", exc.failure.value)
+        await self._close(CloseCode.FORBIDDEN if forbidden else CloseCode.UNAUTHORIZED)
+
+    def _context(self, identity: TokenIdentity) -> SocketContext:
+        return SocketContext(
+            user_id=identity.user.pk,
+            username=identity.user.get_username(),
+            device_id=identity.device.pk,
+            channel_name=self.channel_name,
+            send_frame=self.send_frame,
+        )
+
+    async def _send_authenticated(self, identity: TokenIdentity, ref: str | None) -> None:
+        await self.send_frame(
+            ServerFrame.AUTHENTICATED,
+            {
+                "user": {"id": identity.user.pk, "username": identity.user.get_username()},
+                "device_id": identity.device.pk,
+                "expires_at": identity.expires_at,
+            },
+            ref,
+        )
+
+    def _expire_at(self, expires_at: datetime) -> None:
+        """Close with 4401 when the token expires, unless a re-authentication moves this again."""
+        remaining = (expires_at - timezone.now()).total_seconds()
+        self._deadline = asyncio.get_running_loop().time() + remaining
+        self._deadline_code = CloseCode.UNAUTHORIZED
+        self._wake.set()
+
+    # Frames after authentication ----------------------------------------------------------------
+
+    async def _handle(self, frame: Frame) -> None:
+        """Run the handler the dispatch table names for the frame; every refusal is an `error` frame."""
+        try:
+            frame_type = ClientFrame(frame.type)
+        except ValueError:
+            await self._send_error(ErrorCode.UNKNOWN_TYPE, "unknown frame type", frame.ref)
+            return
+        if frame_type is ClientFrame.AUTHENTICATE:
+            await self._reauthenticate(frame)
+            return
+        handler = self._handlers.get(frame_type)
+        if handler is None:
+            await self._send_error(ErrorCode.UNKNOWN_TYPE, f"`{frame_type}` is not accepted from clients", frame.ref)
+            return
+        data = MappingProxyType(frame.data if frame.data is not None else {})
+        try:
+            await handler(self.ctx, data, frame.ref)
+        except FrameError as exc:
+            await self._send_error(exc.code, exc.message, frame.ref)
+        except db.Unavailable:
+            await self._send_error(ErrorCode.UNAVAILABLE, "the database is unavailable; nothing was stored", frame.ref)
+        except Exception:  # noqa: BLE001 - a handler bug answers this frame; the socket stays open
+            logger.exception("frame handler for %s failed", frame_type.value)
+            await self._send_error(ErrorCode.INTERNAL, "the server could not handle this frame", frame.ref)
+
+    async def send_frame(self, frame_type: ServerFrame, data: dict[str, Any], ref: str | None = None) -> None:
+        """Send one frame to this socket (nothing once it is closing)."""
+        if not self._closed:
+            await self.send(text_data=encode_frame(frame_type, data, ref))
+
+    async def _send_error(self, code: ErrorCode, message: str, ref: str | None) -> None:
+        await self.send_frame(ServerFrame.ERROR, {"code": code.value, "message": message}, ref)
+
+    # Channel-layer events -----------------------------------------------------------------------
+
+    async def _relay_frame(self, event: dict) -> None:
+        """Relay a frame published to one of this socket's groups, as serialized by the publisher."""
+        text = event.get("text")
+        if self.ctx is not None and isinstance(text, str) and not self._closed:
+            await self.send(text_data=text)
+
+    async def _device_revoked(self, event: dict) -> None:
+        """Close at once: the device was revoked (admin, logout, password change, deactivation)."""
+        if self.ctx is not None:
+            await self._close(CloseCode.FORBIDDEN)
+
+    # Timers -------------------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Enforce the auth timeout, then the token's expiry, and re-check the device periodically."""
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._closed:
+                now = loop.time()
+                if now >= self._deadline:
+                    await self._close(self._deadline_code)
+                    return
+                if now >= self._recheck_at:
+                    await self._recheck_device()
+                    continue
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=min(self._deadline, self._recheck_at) - now)
+                except TimeoutError:
+                    pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a timer failure must not leave an unwatched socket open
+            logger.exception("socket watchdog failed")
+            await self._close(CloseCode.UNAVAILABLE)
+
+    async def _recheck_device(self) -> None:
+        """Close with 4403 when the device was revoked or its user deactivated (a lost event's backstop)."""
+        assert self.ctx is not None
+        self._recheck_at = asyncio.get_running_loop().time() + settings.DEDWEN_WS_DEVICE_RECHECK
+        try:
+            live = await db.call(device_is_live, device_id=self.ctx.device_id, user_id=self.ctx.user_id)
+        except db.Unavailable:
+            logger.warning("device re-check skipped: the database is unavailable")
+            return
+        if not live:
+            await self._close(CloseCode.FORBIDDEN)
+
+    # Helpers ------------------------------------------------------------------------------------
+
+    def _too_large(self, text: str | None, binary: bytes | None) -> bool:
+        limit = settings.DEDWEN_WS_MAX_FRAME
+        if text is not None:
+            return len(text) > limit or len(text.encode("utf-8")) > limit
+        return len(binary or b"") > limit
+
+    async def _join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self._joined.append(group)
+
+    async def _leave(self, group: str) -> None:
+        self._joined.remove(group)
+        await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _leave_groups(self) -> None:
+        while self._joined:
+            try:
+                await self._leave(self._joined[-1])
+            except BACKEND_ERRORS as exc:
+                logger.warning("could not leave a group: %s", type(exc).__name__)
+
+    async def _close(self, code: CloseCode) -> None:
+        """Close the socket once, with a contract code."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close_code = int(code)
+        self._wake.set()
+        await self.close(code=int(code))
+
+    _routes = {
+        "websocket.connect": websocket_connect,
+        "websocket.receive": websocket_receive,
+        "websocket.disconnect": websocket_disconnect,
+        EVENT_FRAME: _relay_frame,
+        EVENT_DEVICE_REVOKED: _device_revoked,
+    }
