@@ -8,6 +8,8 @@ from django.db.models.functions import Coalesce
 
 from messaging.models import Conversation, Membership, Message, Notification
 
+MAX_ID = 2**63 - 1  # the largest id a database row can have
+
 
 class ConversationNotFound(Exception):
     """The conversation does not exist, or the user does not take part in it (the two look alike)."""
@@ -36,6 +38,8 @@ def contact_ids(*, user_id: int) -> set[int]:
 
 def access_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Conversation:
     """Return the conversation when the user takes part in it; raise ConversationNotFound otherwise."""
+    if not 0 < conversation_id <= MAX_ID:
+        raise ConversationNotFound(conversation_id)
     conversation = Conversation.objects.filter(
         pk=conversation_id, memberships__user_id=user.pk, memberships__left_at__isnull=True
     ).first()
@@ -51,6 +55,8 @@ def participant_ids(*, conversation: Conversation) -> list[int]:
 
 def conversation_message(*, conversation: Conversation, message_id: int) -> Message:
     """Return a message of the conversation; raise MessageNotFound when it is not there."""
+    if not 0 < message_id <= MAX_ID:
+        raise MessageNotFound(message_id)
     message = Message.objects.filter(conversation=conversation, pk=message_id).first()
     if message is None:
         raise MessageNotFound(message_id)

@@ -7,8 +7,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from messaging.models import Message, Notification
+from messaging.selectors import MAX_ID
 
-MAX_ID = 2**63 - 1
 MAX_PARTICIPANTS = 100
 MAX_PAGE = 200
 DEFAULT_PAGE = 50

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from dedwen.realtime.context import SocketContext
 from messaging import services
@@ -60,3 +61,15 @@ class FakeSocket:
 def fake_socket():
     """Return a function making a FakeSocket for a user."""
     return FakeSocket
+
+
+@pytest.fixture
+def api():
+    """Return a function giving a REST client authenticated as a user (no login round trip)."""
+
+    def client_for(user) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return client_for

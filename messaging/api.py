@@ -1,0 +1,141 @@
+"""The messaging REST API: conversations, their messages and read markers, notifications."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from messaging import selectors, services
+from messaging.serializers import (
+    ConversationCreateSerializer,
+    ConversationSerializer,
+    MessageBodySerializer,
+    MessagePageSerializer,
+    MessageSerializer,
+    NotificationListSerializer,
+    NotificationsQuerySerializer,
+    NotificationsReadSerializer,
+    ReadMarkerSerializer,
+)
+
+NOT_FOUND = OpenApiResponse(description="no such conversation among the user's")
+INVALID = OpenApiResponse(description="invalid input (JSON error)")
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _conversation(request, conversation_id: int):
+    try:
+        return selectors.access_conversation(user=request.user, conversation_id=conversation_id)
+    except selectors.ConversationNotFound:
+        raise exceptions.NotFound("No such conversation.") from None
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ConversationsView(APIView):
+    """List the user's conversations (newest activity first), or open one."""
+
+    @extend_schema(responses={200: ConversationSerializer(many=True)})
+    def get(self, request):
+        memberships = selectors.user_conversations(user=request.user)
+        return Response(ConversationSerializer(memberships, many=True).data)
+
+    @extend_schema(
+        request=ConversationCreateSerializer,
+        responses={201: ConversationSerializer, 200: ConversationSerializer, 400: INVALID},
+        description="One other participant and no title opens (or returns, 200) the direct conversation of the pair.",
+    )
+    def post(self, request):
+        form = _valid(ConversationCreateSerializer, request.data)
+        try:
+            opened = services.create_conversation(
+                creator=request.user, participant_ids=form["participants"], title=form["title"]
+            )
+        except services.InvalidParticipants as exc:
+            raise exceptions.ValidationError({"participants": [str(exc)]}) from None
+        membership = selectors.user_conversation(user=request.user, conversation_id=opened.conversation.pk)
+        answer = status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK
+        return Response(ConversationSerializer(membership).data, status=answer)
+
+
+class MessagesView(APIView):
+    """Read a page of a conversation's messages, or send one."""
+
+    @extend_schema(
+        parameters=[MessagePageSerializer],
+        responses={200: MessageSerializer(many=True), 404: NOT_FOUND},
+        description="Ascending by id. `after`: the oldest `limit` messages above it; otherwise the newest below `before`.",
+    )
+    def get(self, request, conversation_id: int):
+        page = _valid(MessagePageSerializer, request.query_params)
+        conversation = _conversation(request, conversation_id)
+        messages = selectors.conversation_messages(conversation=conversation, **page)
+        return Response(MessageSerializer(messages, many=True).data)
+
+    @extend_schema(
+        request=MessageBodySerializer,
+        responses={201: MessageSerializer, 200: MessageSerializer, 400: INVALID, 404: NOT_FOUND, 409: INVALID},
+        description="Idempotent on `client_id`: sending it again answers the first message with 200.",
+    )
+    def post(self, request, conversation_id: int):
+        conversation = _conversation(request, conversation_id)
+        form = _valid(MessageBodySerializer, request.data)
+        try:
+            sent = services.send_message(
+                sender=request.user, conversation=conversation, body=form["body"], client_id=form["client_id"]
+            )
+        except services.ClientIdReused as exc:
+            raise Conflict(str(exc)) from None
+        answer = status.HTTP_201_CREATED if sent.created else status.HTTP_200_OK
+        return Response(MessageSerializer(sent.message).data, status=answer)
+
+
+class ReadMarkerView(APIView):
+    """Mark a conversation read up to a message."""
+
+    @extend_schema(request=ReadMarkerSerializer, responses={204: None, 400: INVALID, 404: NOT_FOUND})
+    def post(self, request, conversation_id: int):
+        conversation = _conversation(request, conversation_id)
+        form = _valid(ReadMarkerSerializer, request.data)
+        try:
+            message = selectors.conversation_message(conversation=conversation, message_id=form["message_id"])
+        except selectors.MessageNotFound:
+            raise exceptions.NotFound("No such message in this conversation.") from None
+        services.mark_read(user=request.user, conversation=conversation, message=message)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NotificationsView(APIView):
+    """List the user's notifications, newest first, with their unread count."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("unread", bool, description="only the unread ones"), OpenApiParameter("limit", int)],
+        responses={200: NotificationListSerializer},
+    )
+    def get(self, request):
+        query = _valid(NotificationsQuerySerializer, request.query_params)
+        notifications = selectors.user_notifications(
+            user=request.user, unread_only=query["unread"], limit=query["limit"]
+        )
+        unread_count = selectors.unread_notification_count(user=request.user)
+        return Response(NotificationListSerializer({"notifications": notifications, "unread_count": unread_count}).data)
+
+
+class NotificationsReadView(APIView):
+    """Mark notifications read: the listed ids, or all."""
+
+    @extend_schema(request=NotificationsReadSerializer, responses={204: None, 400: INVALID})
+    def post(self, request):
+        form = _valid(NotificationsReadSerializer, request.data)
+        services.mark_notifications_read(user=request.user, ids=None if form.get("all") else form["ids"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
