@@ -126,6 +126,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channel layer and presence ---------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+DEDWEN_REDIS_PREFIX = env_str("DEDWEN_REDIS_PREFIX", "dedwen")  # keys and channels of this deployment
 if REDIS_URL is None:
     CHANNEL_LAYERS = {"default": {"BACKEND": "dedwen.realtime.layers.InProcessChannelLayer"}}
 else:
@@ -134,7 +135,7 @@ else:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL}],
-                "prefix": env_str("DEDWEN_REDIS_PREFIX", "dedwen"),
+                "prefix": DEDWEN_REDIS_PREFIX,
             },
         }
     }
