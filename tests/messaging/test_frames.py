@@ -1,0 +1,206 @@
+"""Messaging frame handlers (docs/protocol.md, section 3), called directly on a fake socket."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import OperationalError
+from django.test import override_settings
+
+from dedwen.realtime import db
+from dedwen.realtime.protocol import ClientFrame, ErrorCode, FrameError, ServerFrame, user_group
+from messaging import realtime
+from messaging.models import Membership, Message
+from tests.support.messaging import direct, send
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SEND = realtime.HANDLERS[ClientFrame.MESSAGE_SEND]
+READ = realtime.HANDLERS[ClientFrame.MESSAGE_READ]
+TYPING = realtime.HANDLERS[ClientFrame.TYPING]
+SYNC = realtime.HANDLERS[ClientFrame.SYNC]
+
+count_messages = sync_to_async(Message.objects.count)
+
+
+def types(sent, user) -> list[str]:
+    return [frame["type"] for frame in sent.frames(user_group(user.pk))]
+
+
+async def refused(handler, socket, data) -> FrameError:
+    with pytest.raises(FrameError) as refusal:
+        await handler(socket.ctx, data, "r1")
+    return refusal.value
+
+
+def test_every_messaging_frame_has_a_handler():
+    assert set(realtime.HANDLERS) == {ClientFrame.MESSAGE_SEND, ClientFrame.MESSAGE_READ, ClientFrame.TYPING, ClientFrame.SYNC}
+
+
+# message.send -------------------------------------------------------------------------------------
+
+
+async def test_send_is_acknowledged_with_the_message_and_published_to_every_participant(
+    alice, bob, carol, alice_bob, fake_socket, broadcasts
+):
+    socket = fake_socket(alice)
+    with broadcasts() as sent:
+        await SEND(socket.ctx, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "w-1"}, "r1")
+    [ack] = socket.sent
+    assert ack["type"] == ServerFrame.ACK and ack["ref"] == "r1"
+    message = ack["data"]["message"]
+    assert message["body"] == "hi" and message["client_id"] == "w-1" and message["sender"]["id"] == alice.pk
+    new = {"type": ServerFrame.MESSAGE_NEW, "data": {"conversation_id": alice_bob.pk, "message": message}}
+    assert sent.frames(user_group(alice.pk)) == [new]  # her other devices too
+    assert sent.frames(user_group(bob.pk))[0] == new
+    assert types(sent, bob) == [ServerFrame.MESSAGE_NEW, ServerFrame.NOTIFICATION]
+    assert types(sent, carol) == []
+
+
+async def test_the_same_client_id_twice_stores_one_message_and_publishes_once(alice, alice_bob, fake_socket, broadcasts):
+    socket = fake_socket(alice)
+    data = {"conversation_id": alice_bob.pk, "body": "once", "client_id": "dup"}
+    with broadcasts() as sent:
+        await SEND(socket.ctx, data, "first")
+        await SEND(socket.ctx, data, "retry")
+    first, retry = socket.sent
+    assert first["data"] == retry["data"] and retry["ref"] == "retry"
+    assert await count_messages() == 1
+    assert types(sent, alice) == [ServerFrame.MESSAGE_NEW]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"body": "x", "client_id": "c"},
+        {"conversation_id": "1", "body": "x", "client_id": "c"},
+        {"conversation_id": 1.0, "body": "x", "client_id": "c"},
+        {"conversation_id": True, "body": "x", "client_id": "c"},
+        {"conversation_id": None, "body": "x", "client_id": "c"},
+        {"conversation_id": 1, "body": "", "client_id": "c"},
+        {"conversation_id": 1, "body": "   ", "client_id": "c"},
+        {"conversation_id": 1, "body": "x" * 11, "client_id": "c"},
+        {"conversation_id": 1, "body": 5, "client_id": "c"},
+        {"conversation_id": 1, "body": {"text": "x"}, "client_id": "c"},
+        {"conversation_id": 1, "body": "x"},
+        {"conversation_id": 1, "body": "x", "client_id": ""},
+        {"conversation_id": 1, "body": "x", "client_id": 3},
+    ],
+)
+@override_settings(DEDWEN_MESSAGE_MAX_LENGTH=10)
+async def test_invalid_sends_are_refused_and_nothing_is_stored(alice, alice_bob, fake_socket, broadcasts, data):
+    socket = fake_socket(alice)
+    with broadcasts() as sent:
+        refusal = await refused(SEND, socket, data)
+    assert refusal.code == ErrorCode.INVALID
+    assert socket.sent == [] and sent.sent == []
+    assert await count_messages() == 0
+
+
+async def test_carol_cannot_send_to_alice_and_bob(carol, alice_bob, fake_socket, broadcasts):
+    socket = fake_socket(carol)
+    with broadcasts() as sent:
+        refusal = await refused(SEND, socket, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "c"})
+    assert refusal.code == ErrorCode.NOT_FOUND
+    assert sent.sent == [] and await count_messages() == 0
+
+
+async def test_sending_to_an_unknown_conversation_is_not_found(alice, fake_socket):
+    for conversation_id in (987654, 2**63 - 1):
+        refusal = await refused(SEND, fake_socket(alice), {"conversation_id": conversation_id, "body": "x", "client_id": "c"})
+        assert refusal.code == ErrorCode.NOT_FOUND
+
+
+async def test_a_database_failure_while_sending_publishes_nothing(alice, alice_bob, fake_socket, broadcasts, monkeypatch):
+    def database_down(**fields):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(Message.objects, "create", database_down)
+    socket = fake_socket(alice)
+    with broadcasts() as sent, pytest.raises(db.Unavailable):
+        await SEND(socket.ctx, {"conversation_id": alice_bob.pk, "body": "lost", "client_id": "c"}, "r1")
+    assert socket.sent == [] and sent.sent == []
+    assert await count_messages() == 0
+
+
+# message.read and typing --------------------------------------------------------------------------
+
+
+async def test_read_moves_the_marker_and_tells_only_the_others(alice, bob, alice_bob, fake_socket, broadcasts):
+    message = await sync_to_async(send)(alice, alice_bob)
+    socket = fake_socket(bob)
+    with broadcasts() as sent:
+        await READ(socket.ctx, {"conversation_id": alice_bob.pk, "message_id": message.pk}, "r1")
+    assert sent.frames(user_group(alice.pk)) == [
+        {"type": ServerFrame.MESSAGE_READ, "data": {"conversation_id": alice_bob.pk, "user_id": bob.pk, "message_id": message.pk}}
+    ]
+    assert types(sent, bob) == []
+    assert socket.sent == [
+        {"type": ServerFrame.ACK, "data": {"conversation_id": alice_bob.pk, "message_id": message.pk}, "ref": "r1"}
+    ]
+    marker = await sync_to_async(Membership.objects.get)(conversation=alice_bob, user=bob)
+    assert marker.last_read_id == message.pk
+
+
+async def test_read_refuses_foreign_conversations_foreign_messages_and_bad_types(
+    alice, bob, carol, alice_bob, fake_socket, broadcasts
+):
+    message = await sync_to_async(send)(alice, alice_bob)
+    elsewhere = await sync_to_async(send)(carol, await sync_to_async(direct)(carol, bob))
+    with broadcasts() as sent:
+        assert (await refused(READ, fake_socket(carol), {"conversation_id": alice_bob.pk, "message_id": message.pk})).code == ErrorCode.NOT_FOUND
+        assert (await refused(READ, fake_socket(alice), {"conversation_id": alice_bob.pk, "message_id": elsewhere.pk})).code == ErrorCode.NOT_FOUND
+        assert (await refused(READ, fake_socket(alice), {"conversation_id": alice_bob.pk, "message_id": "1"})).code == ErrorCode.INVALID
+        assert (await refused(READ, fake_socket(alice), {"conversation_id": alice_bob.pk})).code == ErrorCode.INVALID
+    assert sent.sent == []
+
+
+async def test_typing_reaches_the_others_and_stores_nothing(alice, bob, carol, alice_bob, fake_socket, broadcasts):
+    with broadcasts() as sent:
+        await TYPING(fake_socket(alice).ctx, {"conversation_id": alice_bob.pk}, None)
+    assert sent.frames() == [{"type": ServerFrame.TYPING, "data": {"conversation_id": alice_bob.pk, "user_id": alice.pk}}]
+    assert sent.groups() == [user_group(bob.pk)]
+    assert await count_messages() == 0
+    assert (await refused(TYPING, fake_socket(carol), {"conversation_id": alice_bob.pk})).code == ErrorCode.NOT_FOUND
+    assert (await refused(TYPING, fake_socket(alice), {"conversation_id": [alice_bob.pk]})).code == ErrorCode.INVALID
+
+
+# sync ---------------------------------------------------------------------------------------------
+
+
+async def test_sync_replays_later_messages_of_the_users_conversations_in_id_order(
+    alice, bob, carol, alice_bob, fake_socket, monkeypatch
+):
+    monkeypatch.setattr(realtime, "SYNC_BATCH", 2)  # several batches
+    bob_carol = await sync_to_async(direct)(bob, carol)
+    alice_carol = await sync_to_async(direct)(alice, carol)
+    seen = await sync_to_async(send)(alice, alice_bob, "seen")
+    expected = [
+        await sync_to_async(send)(bob, alice_bob, "1"),
+        await sync_to_async(send)(carol, alice_carol, "2"),
+        await sync_to_async(send)(alice, alice_bob, "3"),
+        await sync_to_async(send)(alice, alice_carol, "4"),
+        await sync_to_async(send)(bob, alice_bob, "5"),
+    ]
+    await sync_to_async(send)(bob, bob_carol, "not alice's")
+
+    socket = fake_socket(alice)
+    await SYNC(socket.ctx, {"after": seen.pk}, "s1")
+    *replayed, done = socket.sent
+    assert [f["type"] for f in replayed] == [ServerFrame.MESSAGE_NEW] * 5
+    assert [f["data"]["message"]["id"] for f in replayed] == [m.pk for m in expected]
+    assert [f["data"]["conversation_id"] for f in replayed] == [m.conversation_id for m in expected]
+    assert done == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": expected[-1].pk}, "ref": "s1"}
+
+
+async def test_sync_with_nothing_new_is_just_done(alice, alice_bob, fake_socket):
+    last = await sync_to_async(send)(alice, alice_bob)
+    socket = fake_socket(alice)
+    await SYNC(socket.ctx, {"after": last.pk}, None)
+    assert socket.sent == [{"type": ServerFrame.SYNC_DONE, "data": {"last_id": last.pk}}]
+
+
+@pytest.mark.parametrize("data", [{}, {"after": "3"}, {"after": -1}, {"after": 1.5}, {"after": None}])
+async def test_sync_refuses_a_bad_cursor(alice, fake_socket, data):
+    assert (await refused(SYNC, fake_socket(alice), data)).code == ErrorCode.INVALID
