@@ -29,3 +29,7 @@ class DeviceJWTAuthentication(JWTAuthentication):
 
 class DeviceSessionAuthentication(SessionAuthentication):
     """Authenticate by session (with CSRF); a revoked device's session is ended by the middleware."""
+
+    def authenticate_header(self, request) -> str:
+        """Name the scheme so that a missing session is 401 (not 403) on session-only views."""
+        return 'Session realm="dedwen"'

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from rest_framework import serializers
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
+from accounts import services
 from accounts.models import Device
-from accounts.tokens import DEVICE_CLAIM, DeviceRefreshToken, MAX_TOKEN_LENGTH, token_expiry
+from accounts.tokens import MAX_TOKEN_LENGTH, DeviceRefreshToken
 
 
 class LoginSerializer(serializers.Serializer):
@@ -58,13 +59,7 @@ class DeviceTokenRefreshSerializer(TokenRefreshSerializer):
 
     def validate(self, attrs):
         try:
-            token = DeviceRefreshToken(attrs["refresh"])
-        except TokenError as exc:
+            issued = services.rotate_refresh_token(raw=attrs["refresh"])
+        except services.RefreshRefused as exc:
             raise InvalidToken(str(exc)) from None
-        device = Device.objects.select_related("user").filter(pk=token.get(DEVICE_CLAIM)).first()
-        if device is None or device.is_revoked or not device.user.is_active or str(device.user_id) != str(token.get("user_id")):
-            raise InvalidToken("The device of this token is revoked.")
-        token.blacklist()
-        rotated = DeviceRefreshToken.for_device(device)
-        access = rotated.access_token
-        return {"token": str(access), "refresh": str(rotated), "expiresAt": token_expiry(access)}
+        return {"token": str(issued.access), "refresh": str(issued.refresh), "expiresAt": issued.expires_at}

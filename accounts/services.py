@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import Device
@@ -54,6 +55,31 @@ def log_in(*, request: HttpRequest, user: AbstractBaseUser, client_id: str = "")
         refresh = DeviceRefreshToken.for_device(device)
     logger.info("user %s logged in on device %s", user.pk, device.pk)
     return IssuedTokens(device=device, access=refresh.access_token, refresh=refresh)
+
+
+class RefreshRefused(Exception):
+    """A refresh token that cannot be traded: invalid, expired, already used, or of a dead device."""
+
+
+def rotate_refresh_token(*, raw: str) -> IssuedTokens:
+    """Trade a refresh token, once, for new tokens of its device; the old one is blacklisted."""
+    try:
+        token = DeviceRefreshToken(raw)
+    except TokenError as exc:
+        raise RefreshRefused(str(exc)) from None
+    with transaction.atomic():
+        # The row lock makes two concurrent uses of one token end with exactly one winner.
+        outstanding = OutstandingToken.objects.select_for_update().filter(jti=token["jti"]).first()
+        device = Device.objects.select_related("user").filter(pk=token.get(DEVICE_CLAIM)).first()
+        if outstanding is None or device is None or device.user_id != token.get("user_id"):
+            raise RefreshRefused("Token is invalid")
+        if device.is_revoked or not device.user.is_active:
+            raise RefreshRefused("The device of this token is revoked")
+        _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+        if not created:
+            raise RefreshRefused("Token is blacklisted")
+        rotated = DeviceRefreshToken.for_device(device)
+    return IssuedTokens(device=device, access=rotated.access_token, refresh=rotated)
 
 
 def issue_access_token(*, device: Device) -> IssuedTokens:

@@ -39,9 +39,13 @@ def exception_handler(exc, context):
         return None
     detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data
     codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-    error = {"code": codes if isinstance(codes, str) else "invalid", "message": _message(detail)}
-    if isinstance(detail, dict):
-        error["fields"] = detail
+    if isinstance(detail, dict) and {"detail", "code"} <= set(detail):
+        # SimpleJWT's shape: {"detail": message, "code": code[, "messages": [...]]}.
+        error = {"code": str(detail["code"]), "message": str(detail["detail"])}
+    else:
+        error = {"code": codes if isinstance(codes, str) else "invalid", "message": _message(detail)}
+        if isinstance(detail, dict):
+            error["fields"] = detail
     response.data = {"error": error}
     if isinstance(exc, ServiceUnavailable):
         response["Retry-After"] = "5"
