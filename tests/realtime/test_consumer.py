@@ -1,0 +1,434 @@
+"""The /ws/ consumer in process: handshake, close codes, frames after authentication, expiry, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
+from django.db import OperationalError
+from django.test import Client
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from accounts.models import Device
+from accounts.tokens import TokenFailure
+from dedwen.env import Rate
+from dedwen.realtime import consumer as consumer_module
+from dedwen.realtime import db
+from dedwen.realtime.protocol import (
+    EVENT_FRAME,
+    ClientFrame,
+    CloseCode,
+    ErrorCode,
+    FrameError,
+    ServerFrame,
+    user_group,
+)
+from dedwen.realtime.publish import encode_frame
+from tests.accounts.bad_tokens import BAD_TOKENS, BadToken, Session, claims_of
+from tests.support.realtime import encode, socket_client
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+
+DEEP = "[" * 5000 + "]" * 5000
+NOT_A_FIRST_FRAME = {
+    "not JSON": "hello",
+    "truncated JSON": '{"type": "authenticate"',
+    "an array": '["authenticate"]',
+    "a string": '"authenticate"',
+    "a number": "42",
+    "null": "null",
+    "NaN": '{"type": "authenticate", "data": {"token": NaN}}',
+    "Infinity": '{"type": "authenticate", "data": {"token": -Infinity}}',
+    "5000-deep nesting": DEEP,
+    "5000-deep nesting in data": '{"type": "authenticate", "data": {"token": ' + DEEP + "}}",
+    "5000-digit integer": '{"type": "authenticate", "data": {"token": ' + "9" * 5000 + "}}",
+    "no type": '{"data": {"token": "x"}}',
+    "another type": encode(ClientFrame.PING, {}),
+    "an unknown type": encode("dedwen.device_revoked", {}),
+    "authenticate without data": encode(ClientFrame.AUTHENTICATE),
+    "authenticate with data a list": '{"type": "authenticate", "data": ["token"]}',
+}
+
+
+async def orm(fn, *args, **kwargs):
+    """Run ORM code from an async test."""
+    return await sync_to_async(fn)(*args, **kwargs)
+
+
+@pytest.fixture
+def session(alice, bob, device_of):
+    mine, theirs = device_of(alice), device_of(bob)
+    return Session(
+        token=mine.token,
+        refresh=mine.refresh,
+        device=Device.objects.select_related("user").get(pk=mine.device_id),
+        other_device=Device.objects.get(pk=theirs.device_id),
+    )
+
+
+# Handshake ----------------------------------------------------------------------------------------
+
+
+async def test_authenticate_answers_with_user_device_and_expiry_then_ping_gets_pong(alice, device_of, caplog):
+    minted = await orm(device_of, alice)
+    caplog.set_level("INFO", logger="dedwen.realtime.socket")
+    async with socket_client() as client:
+        hello = await client.authenticate(minted.token)
+        await client.send_frame(ClientFrame.PING, {}, ref="r1")
+        pong = await client.next_frame()
+    assert hello["data"] == {
+        "user": {"id": alice.pk, "username": "alice"},
+        "device_id": minted.device_id,
+        "expires_at": hello["data"]["expires_at"],
+    }
+    assert hello["data"]["expires_at"].endswith("Z")
+    assert pong == {"type": ServerFrame.PONG, "data": {}, "ref": "r1"}
+    assert caplog.messages[:2] == [
+        "[WebSocket] Connection established, awaiting JWT authentication...",
+        f"[WebSocket] User {alice.pk} authenticated and connected",
+    ]
+
+
+@pytest.mark.parametrize("text", NOT_A_FIRST_FRAME.values(), ids=NOT_A_FIRST_FRAME.keys())
+async def test_a_first_frame_that_is_not_a_strict_authenticate_object_closes_4400(text):
+    async with socket_client() as client:
+        await client.send_text(text)
+        assert await client.closed_with() == CloseCode.BAD_FRAME
+
+
+async def test_a_binary_first_frame_closes_4400():
+    async with socket_client() as client:
+        await client.send_bytes(b'{"type": "authenticate"}')
+        assert await client.closed_with() == CloseCode.BAD_FRAME
+
+
+WS_TOKENS = [case for case in BAD_TOKENS if case.name != "bytes"]  # JSON cannot carry bytes
+
+
+@pytest.mark.parametrize("case", WS_TOKENS, ids=[case.name for case in WS_TOKENS])
+async def test_a_bad_token_closes_4401_and_a_revoked_device_4403(session, case: BadToken, caplog):
+    raw = await orm(case.build, session)
+    async with socket_client() as client:
+        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": raw})
+        code = await client.closed_with()
+    expected = CloseCode.FORBIDDEN if case.failure == TokenFailure.REVOKED else CloseCode.UNAUTHORIZED
+    assert code == expected
+    assert session.token not in caplog.text
+
+
+async def test_a_token_of_a_megabyte_closes_4413_unread():
+    async with socket_client() as client:
+        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": "a" * 1_000_000})
+        assert await client.closed_with() == CloseCode.TOO_LARGE
+
+
+async def test_no_authenticate_within_the_timeout_closes_4408(settings):
+    settings.DEDWEN_WS_AUTH_TIMEOUT = 0.2
+    async with socket_client() as client:
+        assert await client.closed_with() == CloseCode.AUTH_TIMEOUT
+
+
+async def test_a_token_in_the_url_is_ignored(alice, device_of, settings):
+    settings.DEDWEN_WS_AUTH_TIMEOUT = 0.2
+    minted = await orm(device_of, alice)
+    async with socket_client(path=f"/ws/?token={minted.token}") as client:
+        assert await client.closed_with() == CloseCode.AUTH_TIMEOUT
+
+
+async def test_the_database_down_at_authentication_closes_4503(alice, device_of, monkeypatch):
+    minted = await orm(device_of, alice)
+
+    def database_down(raw):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(consumer_module, "authenticate_access_token", database_down)
+    async with socket_client() as client:
+        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": minted.token})
+        assert await client.closed_with() == CloseCode.UNAVAILABLE
+
+
+async def test_a_channel_layer_down_at_authentication_closes_4503(alice, device_of, monkeypatch):
+    minted = await orm(device_of, alice)
+
+    async def layer_down(group, channel):
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(get_channel_layer(), "group_add", layer_down)
+    async with socket_client() as client:
+        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": minted.token})
+        assert await client.closed_with() == CloseCode.UNAVAILABLE
+
+
+# Origin -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("origin", [None, b"http://localhost", b"https://127.0.0.1:8443", b"http://LOCALHOST:8000"])
+async def test_a_handshake_without_origin_or_from_an_allowed_host_is_accepted(origin):
+    headers = [(b"origin", origin)] if origin else []
+    async with socket_client(headers=headers) as client:
+        assert await client.nothing_more()
+
+
+@pytest.mark.parametrize(
+    "origin", [b"http://evil.example", b"null", b"http://localhost.evil.example", b"localhost", b"http://localhost:x"]
+)
+async def test_a_handshake_from_another_origin_is_denied(origin):
+    from channels.testing import WebsocketCommunicator
+
+    from dedwen.realtime.routing import websocket_application
+
+    communicator = WebsocketCommunicator(websocket_application, "/ws/", headers=[(b"origin", origin)])
+    connected, _ = await communicator.connect()
+    assert connected is False
+
+
+async def test_a_path_other_than_ws_is_denied():
+    from channels.testing import WebsocketCommunicator
+
+    from dedwen.realtime.routing import websocket_application
+
+    connected, _ = await WebsocketCommunicator(websocket_application, "/elsewhere/").connect()
+    assert connected is False
+
+
+# After authentication -------------------------------------------------------------------------------
+
+JUNK_AFTER_AUTH = {
+    "not JSON": ("hello", ErrorCode.BAD_FRAME),
+    "an array": ("[1, 2]", ErrorCode.BAD_FRAME),
+    "NaN": ('{"type": "ping", "data": {"n": NaN}}', ErrorCode.BAD_FRAME),
+    "5000-deep nesting": (DEEP, ErrorCode.BAD_FRAME),
+    "5000-digit integer": ('{"type": "ping", "data": {"n": ' + "9" * 5000 + "}}", ErrorCode.BAD_FRAME),
+    "data a string": ('{"type": "ping", "data": "x"}', ErrorCode.BAD_FRAME),
+    "type a number": ('{"type": 7, "data": {}}', ErrorCode.BAD_FRAME),
+    "an unknown type": (encode("nope", {}), ErrorCode.UNKNOWN_TYPE),
+    "a server-only type": (encode(ServerFrame.PONG, {}), ErrorCode.UNKNOWN_TYPE),
+    "a channel-layer event type": (encode("dedwen.device_revoked", {}), ErrorCode.UNKNOWN_TYPE),
+    "a consumer method name": (encode("websocket.disconnect", {"code": 1000}), ErrorCode.UNKNOWN_TYPE),
+}
+
+
+@pytest.mark.parametrize("text, code", JUNK_AFTER_AUTH.values(), ids=JUNK_AFTER_AUTH.keys())
+async def test_junk_after_authentication_gets_an_error_frame_and_the_socket_lives(alice, device_of, text, code):
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await client.send_text(text)
+        error = await client.next_frame()
+        await client.send_frame(ClientFrame.PING, {})
+        assert await client.next_frame() == {"type": ServerFrame.PONG, "data": {}}
+    assert error["type"] == ServerFrame.ERROR
+    assert error["data"]["code"] == code
+    assert error["data"]["message"]
+
+
+async def test_an_error_frame_carries_the_ref_of_the_frame_it_answers(alice, device_of):
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await client.send_text('{"type": "ping", "data": 3, "ref": "q9"}')
+        error = await client.next_frame(ServerFrame.ERROR)
+    assert error["ref"] == "q9"
+
+
+async def test_a_binary_frame_after_authentication_gets_an_error_frame(alice, device_of):
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await client.send_bytes(b"\x00\x01")
+        error = await client.next_frame()
+        assert error["data"]["code"] == ErrorCode.BAD_FRAME
+        assert await client.nothing_more()
+
+
+@pytest.fixture
+def handlers(monkeypatch):
+    """Replace the dispatch table with the given handlers (plus ping) for sockets authenticated afterwards."""
+
+    def install(table):
+        monkeypatch.setattr(consumer_module, "frame_handlers", lambda: {ClientFrame.PING: consumer_module.pong, **table})
+
+    return install
+
+
+async def test_a_handler_refusal_and_a_database_outage_become_error_frames(alice, device_of, handlers):
+    async def refuse(ctx, data, ref):
+        raise FrameError(ErrorCode.NOT_FOUND, "no such conversation")
+
+    async def outage(ctx, data, ref):
+        raise db.Unavailable("OperationalError")
+
+    async def echo(ctx, data, ref):
+        await ctx.send_frame(ServerFrame.ACK, {"user_id": ctx.user_id, "got": dict(data)}, ref)
+
+    handlers({ClientFrame.MESSAGE_READ: refuse, ClientFrame.MESSAGE_SEND: outage, ClientFrame.TYPING: echo})
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await client.send_frame(ClientFrame.MESSAGE_READ, {}, ref="a")
+        refused = await client.next_frame()
+        await client.send_frame(ClientFrame.MESSAGE_SEND, {}, ref="b")
+        unavailable = await client.next_frame()
+        await client.send_frame(ClientFrame.TYPING, {"conversation_id": 1}, ref="c")
+        echoed = await client.next_frame()
+    assert refused == {"type": "error", "ref": "a", "data": {"code": ErrorCode.NOT_FOUND, "message": "no such conversation"}}
+    assert unavailable["data"]["code"] == ErrorCode.UNAVAILABLE and unavailable["ref"] == "b"
+    assert echoed == {"type": "ack", "ref": "c", "data": {"user_id": alice.pk, "got": {"conversation_id": 1}}}
+
+
+async def test_a_frame_type_without_a_handler_is_unknown(alice, device_of, handlers):
+    handlers({})
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await client.send_frame(ClientFrame.SYNC, {"after": 0})
+        assert (await client.next_frame())["data"]["code"] == ErrorCode.UNKNOWN_TYPE
+
+
+async def test_a_frame_over_the_size_limit_closes_4413(alice, device_of, settings):
+    settings.DEDWEN_WS_MAX_FRAME = 1024
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await client.send_frame(ClientFrame.PING, {"pad": "é" * 600})  # 600 characters, 1200 bytes
+        assert await client.closed_with() == CloseCode.TOO_LARGE
+
+
+async def test_a_flood_beyond_the_frame_budget_closes_4429(alice, device_of, settings):
+    settings.DEDWEN_WS_RATE = Rate(burst=5, per_second=0.01)
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)  # frame 1
+        for _ in range(5):
+            await client.send_frame(ClientFrame.PING, {})
+        assert await client.closed_with() == CloseCode.RATE_LIMITED
+
+
+async def test_group_frames_are_relayed_verbatim(alice, device_of):
+    minted = await orm(device_of, alice)
+    text = encode_frame(ServerFrame.NOTIFICATION, {"id": 1, "text": "hi"})
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await get_channel_layer().group_send(user_group(alice.pk), {"type": EVENT_FRAME, "text": text})
+        output = await client.communicator.receive_output(timeout=5)
+    assert output == {"type": "websocket.send", "text": text}
+
+
+# Re-authentication and expiry ---------------------------------------------------------------------
+
+
+async def test_reauthentication_with_a_fresh_token_of_the_same_user_is_answered(alice, device_of):
+    first, second = await orm(device_of, alice), await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(first.token)
+        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": second.token}, ref="re")
+        again = await client.next_frame()
+    assert again["type"] == ServerFrame.AUTHENTICATED and again["ref"] == "re"
+    assert again["data"]["device_id"] == second.device_id
+
+
+async def test_reauthentication_as_another_user_closes_4403(alice, bob, device_of):
+    mine, theirs = await orm(device_of, alice), await orm(device_of, bob)
+    async with socket_client() as client:
+        await client.authenticate(mine.token)
+        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": theirs.token})
+        assert await client.closed_with() == CloseCode.FORBIDDEN
+
+
+async def test_reauthentication_with_an_invalid_token_closes_4401(alice, device_of):
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": minted.token[:-2]})
+        assert await client.closed_with() == CloseCode.UNAUTHORIZED
+
+
+async def test_a_token_that_expires_on_a_live_socket_closes_it_4401(alice, device_of, settings):
+    settings.ACCESS_TOKEN_LIFETIME = 1
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        assert await client.closed_with() == CloseCode.UNAUTHORIZED
+
+
+async def test_reauthenticating_before_expiry_keeps_the_socket_open_past_the_first_token(alice, device_of, settings):
+    settings.ACCESS_TOKEN_LIFETIME = 1
+    short = await orm(device_of, alice)
+    settings.ACCESS_TOKEN_LIFETIME = 3
+    longer = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(short.token)
+        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": longer.token})
+        await client.next_frame(ServerFrame.AUTHENTICATED)
+        await _until(lambda: time.time() > claims_of(short.token)["exp"] + 0.3)
+        await client.send_frame(ClientFrame.PING, {})
+        assert (await client.next_frame())["type"] == ServerFrame.PONG
+        assert await client.closed_with() == CloseCode.UNAUTHORIZED  # the longer token runs out too
+
+
+async def _until(condition, timeout: float = 5.0) -> None:
+    """Wait (bounded) until a condition holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+# Revocation ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(db):
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "root-password-1")
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+async def test_the_admin_revoke_action_closes_a_live_socket_4403_within_a_second(alice, device_of, admin_client):
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        response = await orm(
+            admin_client.post,
+            "/admin/accounts/device/",
+            {"action": "revoke", "_selected_action": [minted.device_id]},
+        )
+        assert response.status_code == 302
+        assert await client.closed_with(timeout=1.0) == CloseCode.FORBIDDEN
+
+
+async def test_deactivating_the_user_closes_their_live_socket_4403(alice, device_of):
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        alice.is_active = False
+        await orm(alice.save)
+        assert await client.closed_with() == CloseCode.FORBIDDEN
+
+
+async def test_a_lost_revocation_event_is_caught_by_the_device_recheck(alice, device_of, settings):
+    settings.DEDWEN_WS_DEVICE_RECHECK = 0.2
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await orm(lambda: Device.objects.filter(pk=minted.device_id).update(revoked_at=minted.device.created_at))
+        assert await client.closed_with() == CloseCode.FORBIDDEN
+
+
+async def test_the_socket_log_never_contains_the_token(alice, device_of, caplog, settings):
+    settings.ACCESS_TOKEN_LIFETIME = 1
+    caplog.set_level("DEBUG")
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await client.send_text(json.dumps({"type": "nope", "data": {"token": minted.token}}))
+        await client.next_frame(ServerFrame.ERROR)
+        assert await client.closed_with() == CloseCode.UNAUTHORIZED
+    assert f"[WebSocket] Connection closed for user {alice.pk}: code={CloseCode.UNAUTHORIZED.value}" in caplog.messages
+    assert minted.token not in caplog.text
