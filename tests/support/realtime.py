@@ -98,7 +98,7 @@ def closed_with(ws: ClientConnection, *, timeout: float = WAIT) -> int:
 
 
 def authenticate(ws: ClientConnection, token: str, *, ref: str | None = None) -> dict:
-    """Send `authenticate` and return the `authenticated` frame."""
+    """Send `authenticate` and return the `authenticated` frame (a presence.snapshot follows it)."""
     send_frame(ws, ClientFrame.AUTHENTICATE, {"token": token}, ref)
     frame = next_frame(ws)
     assert frame["type"] == ServerFrame.AUTHENTICATED, frame
@@ -133,6 +133,15 @@ class SocketClient:
             if frame_type is None or frame["type"] == str(frame_type):
                 return frame
 
+    async def next_text(self, wanted, *, timeout: float = WAIT) -> str:
+        """Return the raw text of the next frame for which wanted(text) holds, skipping others."""
+        deadline = time.monotonic() + timeout
+        while True:
+            output = await self.communicator.receive_output(timeout=max(0.0, deadline - time.monotonic()))
+            assert output["type"] == "websocket.send", f"expected a frame, got {output}"
+            if wanted(output["text"]):
+                return output["text"]
+
     async def closed_with(self, *, timeout: float = WAIT) -> int:
         """Wait for the application to close the socket; return the code (frames before it are skipped)."""
         deadline = time.monotonic() + timeout
@@ -142,6 +151,7 @@ class SocketClient:
                 return output.get("code", 1000)
 
     async def authenticate(self, token: str) -> dict:
+        """Send `authenticate` and return the `authenticated` frame (a presence.snapshot follows it)."""
         await self.send_frame(ClientFrame.AUTHENTICATE, {"token": token})
         frame = await self.next_frame()
         assert frame["type"] == ServerFrame.AUTHENTICATED, frame
