@@ -1,0 +1,1 @@
+"""Server B: bare Channels (daphne + a stock AsyncJsonWebsocketConsumer) speaking the same protocol."""

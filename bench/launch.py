@@ -1,0 +1,118 @@
+"""Start a server under test pinned to one core, wait until it listens, read its CPU and memory, stop it."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+SERVER_CORE = 0
+CLIENT_CORE = 1
+
+
+def pin_client() -> bool:
+    """Pin this (client) process to the client core; False on a one-core machine."""
+    if len(os.sched_getaffinity(0)) < 2:
+        return False
+    os.sched_setaffinity(0, {CLIENT_CORE})
+    return True
+
+
+def raise_nofile() -> int:
+    """Raise the open-files limit to the hard limit; return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _child_setup() -> None:
+    raise_nofile()
+    if len(os.sched_getaffinity(0)) >= 2:
+        os.sched_setaffinity(0, {SERVER_CORE})
+    os.setsid()
+
+
+@dataclass
+class Server:
+    """A server process under test."""
+
+    name: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+    _ps: psutil.Process | None = field(default=None, repr=False)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ps(self) -> psutil.Process:
+        if self._ps is None:
+            self._ps = psutil.Process(self.process.pid)
+        return self._ps
+
+    def cpu(self) -> float:
+        """Return the CPU seconds (user + system) the server has used so far."""
+        times = self.ps.cpu_times()
+        return times.user + times.system
+
+    def rss(self) -> int:
+        return self.ps.memory_info().rss
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
+def start(name: str, argv: list[str], *, env: dict[str, str], log_dir: Path, port: int, timeout: float = 60.0) -> Server:
+    """Start argv (pinned to the server core) and wait until 127.0.0.1:port accepts connections."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_child_setup)
+    server = Server(name=name, port=port, process=process, log_path=log_path)
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return server
+        except OSError:
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"{name} did not listen on {port} within {timeout}s:\n{server.log_tail()}")
+            time.sleep(0.05)

@@ -1,0 +1,394 @@
+"""Run the benchmark suite: start each server pinned to one core, drive it from this process on the other.
+
+usage: python -m bench.run [--profile full|quick|tiny] [--servers R,B,...] [--out bench/results]
+
+Servers: R (raw websockets), B (bare Channels, in-memory layer), B-redis (core RedisChannelLayer),
+B-pubsub (RedisPubSubChannelLayer), dedwen (embedded: SQLite + in-process layer), dedwen-redis
+(PostgreSQL + Redis), dedwen-uvicorn (embedded, served by uvicorn instead of daphne).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from bench import client, launch, world as worlds
+from bench.client import Target
+
+REPO = launch.REPO
+PY = str(launch.VENV_BIN / "python")
+DAPHNE = str(launch.VENV_BIN / "daphne")
+UVICORN = str(launch.VENV_BIN / "uvicorn")
+SQLITE_DIR = Path("/tmp/dedwen-bench")
+REDIS_URL = "redis://127.0.0.1:6379/6"
+REDIS_PREFIX = "bench"
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_URL = "postgres://postgres@127.0.0.1:5432/dedwen_bench"
+ALL_SERVERS = ["R", "B", "B-redis", "B-pubsub", "dedwen", "dedwen-redis", "dedwen-uvicorn"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Counts and durations of one run of the suite."""
+
+    world: dict
+    connect: int = 2000
+    concurrency: int = 50
+    idle: tuple[int, ...] = (1000, 5000, 10000)
+    idle_relay_at: int = 5000
+    relay_rates: tuple[int, ...] = (500, 1000)
+    relay_idle_rate: int = 500
+    relay_seconds: float = 3.0
+    max_seconds: float = 3.0
+    fanout_events: dict = None  # members -> events
+    flood_per_pair: int = 300
+    burst: int = 100
+    message_seconds: float = 3.0
+    revocations: int = 10
+    presence: int = 10
+
+
+PROFILES = {
+    "full": Profile(world={}, fanout_events={100: 20, 1000: 10}),
+    "quick": Profile(
+        world={"idle_users": 1000, "fanout_members": 300},
+        connect=300,
+        idle=(300, 600),
+        idle_relay_at=600,
+        relay_seconds=1.5,
+        max_seconds=1.5,
+        fanout_events={100: 5, 300: 3},
+        flood_per_pair=50,
+        burst=50,
+        message_seconds=1.5,
+        revocations=3,
+        presence=3,
+    ),
+    "tiny": Profile(
+        world={"idle_users": 100, "pairs": 4, "fanout_members": 20, "fanout_small": 10, "revocations": 1},
+        connect=40,
+        concurrency=10,
+        idle=(50,),
+        idle_relay_at=50,
+        relay_rates=(200,),
+        relay_idle_rate=200,
+        relay_seconds=0.5,
+        max_seconds=0.5,
+        fanout_events={10: 3, 20: 2},
+        flood_per_pair=25,
+        burst=10,
+        message_seconds=0.5,
+        revocations=1,
+        presence=1,
+    ),
+}
+
+# Which workloads each server runs (dedwen-only ones need persistence, presence or revocation).
+PLANS = {
+    "R": ["connect", "relay", "fanout", "flood", "burst", "idle"],
+    "B": ["connect", "relay", "fanout", "flood", "burst", "idle"],
+    "B-redis": ["connect", "relay", "fanout", "flood", "burst"],
+    "B-pubsub": ["relay", "fanout", "flood"],
+    "dedwen": ["connect", "relay", "fanout", "flood", "burst", "message", "revocation", "presence", "idle"],
+    "dedwen-redis": ["connect", "relay", "fanout", "flood", "burst", "message", "revocation", "presence", "idle"],
+    "dedwen-uvicorn": ["connect", "relay", "fanout", "flood", "burst"],
+}
+
+DEDWEN_ENV = {
+    "DJANGO_SETTINGS_MODULE": "dedwen.settings",
+    "DEDWEN_DEBUG": "0",
+    "DEDWEN_HTTPS": "0",
+    "DEDWEN_SECRET_KEY": "bench-only-secret-key-not-for-production-0000000000000000000000000",
+    "DEDWEN_ACCESS_TOKEN_LIFETIME": "3600",
+    # The benchmark measures the path, not the per-socket limiter: lift the frame budget.
+    "DEDWEN_WS_RATE": "1000000/1000000",
+    "DEDWEN_LOG_LEVEL": "WARNING",
+}
+
+
+def dedwen_env(name: str) -> dict[str, str]:
+    if name == "dedwen-redis":
+        return {**DEDWEN_ENV, "DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "DEDWEN_REDIS_PREFIX": REDIS_PREFIX}
+    SQLITE_DIR.mkdir(parents=True, exist_ok=True)
+    return {**DEDWEN_ENV, "DEDWEN_SQLITE_PATH": str(SQLITE_DIR / "db.sqlite3")}
+
+
+def clean_env() -> dict[str, str]:
+    """The client's environment minus anything that would point a server at another database or Redis."""
+    for key in ("DATABASE_URL", "REDIS_URL", "DEDWEN_REDIS_PREFIX", "DEDWEN_SQLITE_PATH"):
+        os.environ.pop(key, None)
+    return {}
+
+
+def flush_redis() -> None:
+    """Forget this suite's keys (DB 6, prefix bench) from a previous run."""
+    import redis
+
+    conn = redis.Redis.from_url(REDIS_URL)
+    keys = list(conn.scan_iter(f"{REDIS_PREFIX}*", count=1000))
+    for i in range(0, len(keys), 1000):
+        conn.delete(*keys[i : i + 1000])
+    conn.close()
+
+
+def ensure_pg_database() -> None:
+    import psycopg
+
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'dedwen_bench'").fetchone() is None:
+            conn.execute("CREATE DATABASE dedwen_bench")
+
+
+def seed_dedwen(name: str, world_path: Path, out: Path) -> dict:
+    """Create the world's users, devices and conversations through dedwen's services; return its credentials."""
+    if name == "dedwen-redis":
+        ensure_pg_database()
+    env = {**os.environ, **dedwen_env(name)}
+    t0 = time.monotonic()
+    subprocess.run([PY, "-m", "bench.seed", str(world_path), str(out)], cwd=REPO, env=env, check=True)
+    print(f"   seeded {name} in {time.monotonic() - t0:.1f}s", flush=True)
+    return json.loads(out.read_text())
+
+
+def start_server(name: str, port: int, world_path: Path, log_dir: Path) -> launch.Server:
+    if name == "R":
+        argv, env = [PY, "-m", "bench.servers.raw", str(port), str(world_path)], {}
+    elif name.startswith("B"):
+        layer = {"B": "memory", "B-redis": "redis", "B-pubsub": "pubsub"}[name]
+        argv = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "bench.bare.asgi:application"]
+        env = {"DJANGO_SETTINGS_MODULE": "bench.bare.settings", "BENCH_LAYER": layer, "BENCH_WORLD": str(world_path),
+               "BENCH_REDIS_URL": REDIS_URL, "BENCH_REDIS_PREFIX": REDIS_PREFIX}
+    elif name == "dedwen-uvicorn":
+        argv = [UVICORN, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log", "dedwen.asgi:application"]
+        env = dedwen_env(name)
+    else:
+        argv = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "dedwen.asgi:application"]
+        env = dedwen_env(name)
+    return launch.start(name, argv, env=env, log_dir=log_dir, port=port)
+
+
+def target_for(name: str, server: launch.Server, world: worlds.World, creds: dict | None) -> Target:
+    if creds is None:
+        ids = list(range(1, world.user_count + 1))
+        tokens = [worlds.bench_token(uid) for uid in ids]
+        return Target(name, server, tokens, ids, {cid: cid + 1 for cid in world.conversations})
+    return Target(
+        name,
+        server,
+        creds["tokens"],
+        creds["user_ids"],
+        {int(k): v for k, v in creds["conversations"].items()},
+        revocation_tokens=creds["revocation_tokens"],
+        dedwen=True,
+    )
+
+
+async def run_server(name: str, target: Target, world: worlds.World, prof: Profile, log) -> dict:
+    """Run this server's plan; every workload is bounded and a failing one is recorded, not fatal."""
+    plan = PLANS[name]
+    server = target.server
+    out: dict = {}
+
+    async def step(key: str, coro_factory):
+        if not server.alive():
+            out[key] = {"error": "server exited"}
+            return
+        t0 = time.monotonic()
+        try:
+            out[key] = await asyncio.wait_for(coro_factory(), 240)
+        except Exception as exc:  # noqa: BLE001 - one broken workload must not hide the others
+            out[key] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        log(f"   {name:<15} {key:<22} {time.monotonic() - t0:5.1f}s  {summary(out[key])}")
+
+    if "connect" in plan:
+        await step("connect", lambda: client.measured(server, client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency)))
+    pairs = await client.open_pairs(target, world, world.pairs)
+    if "relay" in plan:
+        for rate in prof.relay_rates:
+            await step(f"relay_{rate}", lambda rate=rate: client.measured(server, client.relay(pairs, rate=rate, duration=prof.relay_seconds)))
+        await step("relay_max", lambda: client.measured(server, client.relay(pairs, rate=None, duration=prof.max_seconds)))
+    if "message" in plan:
+        await step("message_single", lambda: client.measured(server, client.message_send(pairs, in_flight_pairs=1, duration=prof.message_seconds)))
+        await step("message_max", lambda: client.measured(server, client.message_send(pairs, in_flight_pairs=world.pairs, duration=prof.message_seconds)))
+    if "fanout" in plan:
+        members = await client.open_many(target, [world.fanout_user(i) for i in range(world.fanout_members)])
+        await client.settle(server)
+        for size, events in sorted(prof.fanout_events.items()):
+            conv = world.fanout_small_conversation if size == world.fanout_small else world.fanout_conversation
+            await step(
+                f"fanout_{size}",
+                lambda size=size, events=events, conv=conv: client.measured(
+                    server, client.fanout(members, conversation_id=target.conversations[conv], size=size, events=events)
+                ),
+            )
+        await client.close_all(members)
+    if "presence" in plan:
+        await step("presence_offline", lambda: client.measured(server, client.presence_offline(target, pairs, world=world, count=min(prof.presence, world.pairs))))
+    if "revocation" in plan:
+        await step("revocation", lambda: client.measured(server, client.revocation(target, world=world)))
+    await client.close_all(pairs.all)
+    if "flood" in plan:
+        await step("flood", lambda: client.measured(server, client.flood(target, world, pairs=world.pairs, per_pair=prof.flood_per_pair)))
+    if "burst" in plan:
+        await step("burst", lambda: client.measured(server, client.burst(target, users=list(range(prof.burst)))))
+    if "idle" in plan:
+
+        async def idle():
+            extra = {}
+
+            async def at_checkpoint(n: int) -> None:
+                if n == prof.idle_relay_at and "relay" in plan:
+                    p = await client.open_pairs(target, world, world.pairs)
+                    extra[f"relay_{prof.relay_idle_rate}_idle"] = await client.measured(
+                        server, client.relay(p, rate=prof.relay_idle_rate, duration=prof.relay_seconds)
+                    )
+                    extra[f"relay_{prof.relay_idle_rate}_idle"]["idle_sockets"] = n
+                    await client.close_all(p.all)
+
+            result, conns = await client.ramp_idle(target, checkpoints=list(prof.idle), concurrency=prof.concurrency, at_checkpoint=at_checkpoint)
+            for conn in conns:
+                conn.abort()
+            await client.settle(server, limit=30)
+            result.update(extra)
+            return result
+
+        await step("idle", idle)
+        if "idle" in out and f"relay_{prof.relay_idle_rate}_idle" in out["idle"]:
+            out[f"relay_{prof.relay_idle_rate}_idle"] = out["idle"].pop(f"relay_{prof.relay_idle_rate}_idle")
+    out["server_alive_at_end"] = server.alive()
+    return out
+
+
+def summary(result: dict) -> str:
+    if "error" in result:
+        return "ERROR " + result["error"]
+    parts = []
+    for key in ("per_s", "delivered_per_s", "deliveries_per_s", "acks_per_s", "authenticated", "held", "lost", "dropped", "missing", "failures", "abnormal_closes"):
+        if key in result and result[key] not in ({}, None):
+            parts.append(f"{key}={result[key]}")
+    for key in ("latency_ms", "last_recipient_ms", "ack_ms", "close_ms", "offline_ms"):
+        if key in result and result[key].get("p50") is not None:
+            parts.append(f"{key} p50={result[key]['p50']:.1f} p99={result[key]['p99']:.1f}")
+    if result.get("server_cpu_us_per_op"):
+        parts.append(f"cpu/op={result['server_cpu_us_per_op']}us")
+    return " ".join(parts)
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def versions() -> dict:
+    from importlib.metadata import version
+
+    out = {}
+    for name in ("django", "channels", "channels-redis", "daphne", "twisted", "websockets", "uvicorn", "redis", "psycopg"):
+        try:
+            out[name] = version(name)
+        except Exception:  # noqa: BLE001
+            out[name] = None
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
+    parser.add_argument("--servers", default=",".join(ALL_SERVERS))
+    parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    parser.add_argument("--no-report", action="store_true", help="write latest.json only (no Markdown, no plot)")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.servers.split(",") if n.strip()]
+    unknown = set(names) - set(ALL_SERVERS)
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    prof = PROFILES[args.profile]
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path("/tmp/dedwen-bench") / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    clean_env()
+    nofile = launch.raise_nofile()
+    pinned = launch.pin_client()
+    world = worlds.build(**prof.world)
+    world_path = work / "world.json"
+    worlds.save(world, world_path)
+
+    def log(text: str) -> None:
+        print(text, flush=True)
+
+    results = {
+        "profile": args.profile,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "versions": versions(),
+        "pinned": {"server_core": launch.SERVER_CORE, "client_core": launch.CLIENT_CORE} if pinned else None,
+        "nofile": nofile,
+        "world": {k: v for k, v in world.__dict__.items() if k != "conversations"},
+        "servers": {},
+    }
+    log(f"==> profile {args.profile}; servers {', '.join(names)}; open files {nofile}; pinned={pinned}")
+    suite_t0 = time.monotonic()
+    for name in names:
+        t0 = time.monotonic()
+        log(f"==> {name}")
+        creds = None
+        try:
+            if name.startswith(("B-", "dedwen-redis")):
+                flush_redis()
+            if name.startswith("dedwen"):
+                creds = seed_dedwen(name, world_path, work / f"{name}-creds.json")
+            server = start_server(name, launch.free_port(), world_path, work / "logs")
+        except Exception as exc:  # noqa: BLE001
+            results["servers"][name] = {"error": f"could not start: {exc}"[:2000]}
+            log(f"   {name}: could not start: {exc}")
+            continue
+        try:
+            target = target_for(name, server, world, creds)
+            results["servers"][name] = asyncio.run(run_server(name, target, world, prof, log))
+        except Exception as exc:  # noqa: BLE001
+            results["servers"][name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            log(f"   {name}: {type(exc).__name__}: {exc}")
+        finally:
+            server.stop()
+            results["servers"].setdefault(name, {})["log_tail"] = server.log_tail(1500)
+        results["servers"][name]["wall_s"] = round(time.monotonic() - t0, 1)
+    results["wall_s"] = round(time.monotonic() - suite_t0, 1)
+    (out_dir / "latest.json").write_text(json.dumps(results, indent=1))
+    log(f"==> wrote {out_dir / 'latest.json'} in {results['wall_s']}s")
+    if not args.no_report:
+        from bench import report
+
+        report.write(results, out_dir)
+        log(f"==> wrote {out_dir / 'latest.md'} and {out_dir / 'latest.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
