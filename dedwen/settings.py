@@ -132,9 +132,23 @@ if REDIS_URL is None:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Pub/sub (memberships are subscriptions: no group_expiry, no capacity drops), with
+            # redis-py's BlockingConnectionPool: a burst waits up to `timeout` for a connection
+            # instead of raising at max_connections. Socket timeouts are explicit; none of them is a
+            # blocking-pop timeout (pub/sub has none). An unreachable Redis fails fast (4503).
+            "BACKEND": "dedwen.realtime.layers.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": 64,
+                        "timeout": 10,
+                        "socket_connect_timeout": 2,
+                        "socket_timeout": 15,
+                        "socket_keepalive": True,
+                        "health_check_interval": 30,
+                    }
+                ],
                 "prefix": DEDWEN_REDIS_PREFIX,
             },
         }

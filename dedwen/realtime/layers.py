@@ -1,4 +1,4 @@
-"""An in-process channel layer whose cost per send does not grow with the number of sockets."""
+"""Channel layers: an in-process one for the embedded setup, and channels-redis pub/sub with a waiting pool."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from collections import deque
 
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
+from channels_redis import pubsub
+from channels_redis.utils import _wrap_close
+from redis.asyncio import BlockingConnectionPool, Redis
 
 logger = logging.getLogger("dedwen.realtime.layer")
 
@@ -160,3 +163,35 @@ class InProcessChannelLayer(BaseChannelLayer):
             self._inboxes.pop(channel, None)
             for group in self._memberships.pop(channel, ()):
                 self._leave(group, channel)
+
+
+class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
+    """channels-redis' pub/sub layer, with a Redis pool that waits for a free connection instead of raising.
+
+    Pub/sub keeps group memberships as Redis subscriptions held by this process, so they never
+    expire under a long-lived socket (unlike the core layer's `group_expiry`). Each host entry's
+    extra keys go to redis-py's BlockingConnectionPool (max_connections, timeout, socket timeouts, ...).
+    """
+
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        layer = self._layers.get(loop)
+        if layer is None:
+            layer = self._layers[loop] = _BlockingPoolLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            _wrap_close(self, loop)
+        return layer
+
+
+class _BlockingPoolShard(pubsub.RedisSingleShardConnection):
+    def _ensure_redis(self) -> None:
+        if self._redis is None:
+            options = dict(self.host)
+            pool = BlockingConnectionPool.from_url(options.pop("address"), **options)
+            self._redis = Redis(connection_pool=pool)
+            self._pubsub = self._redis.pubsub()
+
+
+class _BlockingPoolLoopLayer(pubsub.RedisPubSubLoopLayer):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._shards = [_BlockingPoolShard(shard.host, self) for shard in self._shards]

@@ -1,0 +1,51 @@
+"""The channel layer the settings choose, and how it behaves under the sockets' use of it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from channels.layers import get_channel_layer
+from redis.asyncio import BlockingConnectionPool
+
+from dedwen.realtime.layers import InProcessChannelLayer, RedisPubSubChannelLayer
+from dedwen.realtime.protocol import EVENT_FRAME, user_group
+
+needs_redis = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL") and os.environ.get("DEDWEN_REQUIRE_SERVICES") != "1",
+    reason="REDIS_URL is not set (embedded run)",
+)
+
+
+async def test_a_group_send_reaches_every_member_and_only_them():
+    layer = get_channel_layer()
+    member, other = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(user_group(1), member)
+    await layer.group_send(user_group(1), {"type": EVENT_FRAME, "text": "x"})
+    await layer.group_send(user_group(2), {"type": EVENT_FRAME, "text": "y"})
+    assert await layer.receive(member) == {"type": EVENT_FRAME, "text": "x"}
+    await layer.group_discard(user_group(1), member)
+
+
+def test_without_redis_the_layer_is_in_process(settings):
+    if settings.REDIS_URL is None:
+        assert isinstance(get_channel_layer(), InProcessChannelLayer)
+
+
+@needs_redis
+async def test_with_redis_the_layer_is_pubsub_with_a_pool_that_waits(settings):
+    layer = get_channel_layer()
+    assert isinstance(layer, RedisPubSubChannelLayer)
+    await layer.group_send(user_group(1), {"type": EVENT_FRAME, "text": "x"})
+    pool = layer._get_layer()._shards[0]._redis.connection_pool
+    assert isinstance(pool, BlockingConnectionPool)
+    assert pool.max_connections == 64
+
+
+@needs_redis
+async def test_an_unreachable_redis_fails_the_call_instead_of_hanging(settings):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    layer = RedisPubSubChannelLayer(hosts=[{"address": "redis://127.0.0.1:1/0", "socket_connect_timeout": 1}])
+    with pytest.raises((RedisConnectionError, OSError)):
+        await layer.new_channel()
