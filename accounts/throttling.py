@@ -1,12 +1,28 @@
-"""What a locked-out login gets: 429 with Retry-After (django-axes counts the failures)."""
+"""Login throttling on django-axes: failures 1..limit answer 401, every attempt after them 429 with Retry-After."""
 
 from __future__ import annotations
 
+from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_cool_off
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 LOCKOUT_MESSAGE = "Too many failed logins. Try again later."
+
+
+class FailureCountingHandler(AxesDatabaseHandler):
+    """Record a failure without turning it into a lockout: the lockout starts with the next attempt.
+
+    Axes answers the failure that reaches the limit with its lockout; the contract wants that failure
+    to be an ordinary 401 and only later attempts refused, whatever their password. Axes' backend
+    still refuses every attempt once the recorded failures reach the limit.
+    """
+
+    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs) -> None:
+        refused_before = getattr(request, "axes_locked_out", False)
+        super().user_login_failed(sender, credentials, request, **kwargs)
+        if request is not None and not refused_before:
+            request.axes_locked_out = False
 
 
 def retry_after_seconds(request: HttpRequest) -> int:

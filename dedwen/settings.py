@@ -198,6 +198,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+# Failures 1..5 answer 401 (FailureCountingHandler); from the 6th attempt on, axes' backend refuses
+# before the password is checked and does not count the refusal (the window runs from the last failure).
+AXES_HANDLER = "accounts.throttling.FailureCountingHandler"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_IPWARE_PROXY_COUNT = env_int("DEDWEN_PROXY_COUNT", 0, minimum=0) or None

@@ -7,6 +7,7 @@ from functools import cache
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from rest_framework.test import APIClient
 
@@ -34,9 +35,13 @@ class LoggedIn:
 
 
 @cache
+def _hash_with(hasher: str) -> str:
+    return make_password(PASSWORD)  # the default hasher is `hasher`: the cache is keyed on it
+
+
 def password_hash() -> str:
-    """Hash PASSWORD once per test run: a real hash (servers started by tests accept it), paid for once."""
-    return make_password(PASSWORD)
+    """Return PASSWORD hashed by the configured hasher, computed once per run (servers started by tests accept it)."""
+    return _hash_with(settings.PASSWORD_HASHERS[0])
 
 
 def make_user(username: str, **extra):
