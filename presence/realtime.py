@@ -1,13 +1,28 @@
-"""Presence hooks the consumer calls around an authenticated socket's life, filled in by the presence issue."""
+"""Presence hooks the consumer calls around an authenticated socket's life."""
 
 from __future__ import annotations
 
 from dedwen.realtime.context import SocketContext
+from dedwen.realtime.protocol import ServerFrame
+from presence import runtime
+from presence.selectors import presence_of
+from presence.stores import Transitions
 
 
 async def socket_opened(ctx: SocketContext) -> None:
     """Count the socket as online and send it the presence snapshot (right after `authenticated`)."""
+    store = runtime.running_store()
+    came_online = await store.open(user_id=ctx.user_id, socket_id=ctx.channel_name)
+    try:
+        users = await presence_of(store=store, viewer_id=ctx.user_id)
+        await ctx.send_frame(ServerFrame.PRESENCE_SNAPSHOT, {"users": users}, None)
+    finally:
+        if came_online:
+            await runtime.publish_transitions(store, Transitions(online={ctx.user_id}))
 
 
 async def socket_closed(ctx: SocketContext) -> None:
     """Stop counting the socket; the user turns offline when it was their last."""
+    store = runtime.running_store()
+    if await store.close(user_id=ctx.user_id, socket_id=ctx.channel_name):
+        await runtime.publish_transitions(store, Transitions(offline={ctx.user_id}))

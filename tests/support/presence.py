@@ -1,1 +1,149 @@
-"""Fixtures for this area (filled in by its issue)."""
+"""Fixtures for presence: both stores for the shared contract suite, Redis access, a fresh process store.
+
+    def test_x(make_store):          # parametrized: in-process and Redis (skipped without REDIS_URL)
+        store = make_store()
+    def test_y(redis_stores):        # Redis only: each call is another "process" on the same keys
+        a, b = redis_stores(), redis_stores(ttl=0.5)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Callable
+
+import pytest
+import redis
+from django.conf import settings
+
+from presence import runtime
+from presence.stores import PresenceStore, set_store
+from presence.stores.memory import InProcessPresenceStore
+from presence.stores.redis_store import RedisPresenceStore
+
+
+def require_redis() -> str:
+    """Return REDIS_URL; skip when unset (fail under DEDWEN_REQUIRE_SERVICES=1), fail when unreachable."""
+    url = settings.REDIS_URL
+    if not url:
+        if os.environ.get("DEDWEN_REQUIRE_SERVICES") == "1":
+            pytest.fail("DEDWEN_REQUIRE_SERVICES=1 but REDIS_URL is not set")
+        pytest.skip("needs Redis: set REDIS_URL")
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"REDIS_URL is set but Redis cannot be reached: {exc}")
+    finally:
+        client.close()
+    return url
+
+
+def delete_keys(url: str, pattern: str) -> None:
+    """Delete every key matching the pattern."""
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_prefix():
+    """Return a key prefix of this test's own (its keys are deleted afterwards)."""
+    url = require_redis()
+    prefix = f"{settings.DEDWEN_REDIS_PREFIX}:test:{secrets.token_hex(4)}"
+    yield prefix
+    delete_keys(url, f"{prefix}:*")
+
+
+@pytest.fixture
+def redis_stores(redis_prefix) -> Callable[..., RedisPresenceStore]:
+    """Return a factory of Redis stores sharing one prefix: each store is another process."""
+    made: list[RedisPresenceStore] = []
+
+    def make(*, ttl: float = 60.0, url: str | None = None) -> RedisPresenceStore:
+        store = RedisPresenceStore(url=url or settings.REDIS_URL, prefix=redis_prefix, ttl=ttl)
+        made.append(store)
+        return store
+
+    yield make
+
+
+@pytest.fixture(params=["in_process", "redis"])
+def make_store(request) -> Callable[..., PresenceStore]:
+    """Return a factory of stores of one kind, for the contract suite (parametrized over both kinds)."""
+    if request.param == "in_process":
+        return lambda **options: InProcessPresenceStore()
+    return request.getfixturevalue("redis_stores")
+
+
+@pytest.fixture(autouse=True)
+def fresh_presence_store():
+    """Give every test a process presence store of its own (no sockets left over from another test)."""
+    set_store(None)
+    runtime.forget_heartbeat()
+    if settings.REDIS_URL:
+        delete_keys(settings.REDIS_URL, f"{settings.DEDWEN_REDIS_PREFIX}:presence:*")
+    yield
+    set_store(None)
+    runtime.forget_heartbeat()
+
+
+class RedisProxy:
+    """A TCP proxy in front of Redis that a test can cut and restore (an outage without stopping Redis)."""
+
+    def __init__(self, target_host: str, target_port: int, db: int) -> None:
+        self.target = (target_host, target_port)
+        self.db = db
+        self.port: int | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/{self.db}"
+
+    async def start(self) -> None:
+        """Accept connections (on the same port as before, after a cut)."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port or 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Refuse new connections and drop every open one."""
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self._writers |= {writer, upstream_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.transport.abort()
+                self._writers.discard(sink)
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+
+@pytest.fixture
+async def redis_proxy():
+    """Return a started RedisProxy to the test Redis (needs REDIS_URL)."""
+    url = require_redis()
+    kwargs = redis.Redis.from_url(url).connection_pool.connection_kwargs
+    proxy = RedisProxy(kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379), kwargs.get("db", 0))
+    await proxy.start()
+    yield proxy
+    if proxy._server is not None and proxy._server.is_serving():
+        await proxy.cut()

@@ -1,0 +1,25 @@
+"""The presence REST API: the status of users who share a conversation with the caller."""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from presence import runtime
+from presence.serializers import PresenceQuerySerializer, PresenceSerializer
+
+
+class PresenceView(APIView):
+    """Answer the presence of the asked users the caller may see; the others are left out, not disclosed."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("user", int, many=True, required=True, description="a user id; repeat it")],
+        responses={200: PresenceSerializer(many=True), 400: OpenApiResponse(description="missing or non-numeric ids")},
+    )
+    def get(self, request):
+        query = PresenceQuerySerializer(data={"user": request.query_params.getlist("user")})
+        query.is_valid(raise_exception=True)
+        users = async_to_sync(runtime.read_presence)(viewer_id=request.user.pk, user_ids=query.validated_data["user"])
+        return Response(users)

@@ -1,0 +1,22 @@
+"""When each user was last seen: written when their last socket closes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class LastSeen(models.Model):
+    """The moment a user last went offline (their last socket on every process closed)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="last_seen"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "last seen"
+        verbose_name_plural = "last seen"
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} last seen {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,140 @@
+"""This process's presence machinery: its store, the heartbeat and ghost sweep, and a clean stop.
+
+The heartbeat runs inside each ASGI process, started by the first socket or presence read on the
+event loop (no extra daemon). Under daphne a reactor shutdown trigger unregisters the process's
+sockets at once on SIGTERM, because daphne cancels its consumers without a disconnect message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from django.utils import timezone
+
+from dedwen.realtime import db
+from presence import services
+from presence.selectors import Status, presence_of
+from presence.stores import PresenceStore, Transitions, get_store
+
+logger = logging.getLogger("dedwen.presence")
+
+_CORRECTION_ROUNDS = 3
+_SHUTDOWN_TIMEOUT = 5.0
+
+_task: asyncio.Task | None = None
+_task_store: PresenceStore | None = None
+_shutdown_hooked = False
+
+
+def running_store() -> PresenceStore:
+    """Return this process's store, with its heartbeat running on the current event loop."""
+    global _task, _task_store
+    store = get_store()
+    loop = asyncio.get_running_loop()
+    if store.maintenance_interval is not None and (
+        _task is None or _task.done() or _task.get_loop() is not loop or _task_store is not store
+    ):
+        if _task is not None and not _task.done() and _task.get_loop() is loop:
+            _task.cancel()
+        _task, _task_store = loop.create_task(_maintain_forever(store), name="presence-heartbeat"), store
+    _hook_daphne_shutdown()
+    return store
+
+
+async def read_presence(*, viewer_id: int, user_ids: list[int] | None = None) -> list[dict]:
+    """Return the presence of the users the viewer may see (all contacts, or those of `user_ids`)."""
+    return await presence_of(store=running_store(), viewer_id=viewer_id, user_ids=user_ids)
+
+
+async def stop_heartbeat() -> None:
+    """Stop this process's heartbeat (tests, shutdown)."""
+    global _task, _task_store
+    task, _task, _task_store = _task, None, None
+    if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+
+def forget_heartbeat() -> None:
+    """Drop this process's heartbeat task without awaiting it (tests: its event loop is going away)."""
+    global _task, _task_store
+    task, _task, _task_store = _task, None, None
+    if task is not None and not task.done():
+        try:
+            task.cancel()
+        except RuntimeError:  # its loop is already closed
+            pass
+
+
+async def publish_transitions(store: PresenceStore, changes: Transitions) -> None:
+    """Tell watchers about transitions; then re-read the store and correct what a later transition overtook.
+
+    Two processes publish independently, so an older event may arrive after a newer one. Each
+    publisher re-reads the status after publishing and, if it changed meanwhile, publishes the
+    current one: the last event a watcher receives always matches the store (docs/presence.md).
+    """
+    published = {user_id: Status.OFFLINE for user_id in changes.offline}
+    published.update({user_id: Status.ONLINE for user_id in changes.online})
+    try:
+        if changes.offline:
+            await db.call(services.record_offline, user_ids=sorted(changes.offline), at=timezone.now())
+        for user_id in sorted(changes.online):
+            await db.call(services.announce, user_id=user_id, status=Status.ONLINE)
+        for _ in range(_CORRECTION_ROUNDS):
+            online = await store.online(user_ids=published)
+            current = {user_id: Status.ONLINE if user_id in online else Status.OFFLINE for user_id in published}
+            published = {user_id: status for user_id, status in current.items() if status != published[user_id]}
+            if not published:
+                return
+            for user_id, status in sorted(published.items()):
+                await db.call(services.announce, user_id=user_id, status=status)
+    except db.Unavailable:
+        logger.warning("presence: database unavailable; status changes of %d users not announced", len(published))
+
+
+async def shutdown() -> None:
+    """Unregister this process's sockets at once and announce who went offline (a clean stop)."""
+    store = get_store()
+    await stop_heartbeat()
+    try:
+        went_offline = await asyncio.wait_for(store.shutdown(), _SHUTDOWN_TIMEOUT)
+        if went_offline:
+            await asyncio.wait_for(publish_transitions(store, Transitions(offline=went_offline)), _SHUTDOWN_TIMEOUT)
+    except TimeoutError:
+        logger.warning("presence: clean stop timed out; other processes expire this one's sockets within the TTL")
+    logger.info("presence: this process's sockets are unregistered")
+
+
+async def _maintain_forever(store: PresenceStore) -> None:
+    """Every TTL/3: extend this process's lease (or resync it), sweep dead processes, announce changes."""
+    interval = store.maintenance_interval
+    while True:
+        try:
+            changes = await store.maintain()
+            if changes:
+                await publish_transitions(store, changes)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the heartbeat must outlive any one failed tick
+            logger.exception("presence heartbeat tick failed")
+        await asyncio.sleep(interval)
+
+
+def _hook_daphne_shutdown() -> None:
+    """Under daphne (a running Twisted reactor) run `shutdown` before the reactor stops, once."""
+    global _shutdown_hooked
+    reactor = sys.modules.get("twisted.internet.reactor")
+    if _shutdown_hooked or reactor is None or not getattr(reactor, "running", False):
+        return
+    from twisted.internet import defer
+
+    def before_shutdown():
+        return defer.Deferred.fromFuture(asyncio.ensure_future(shutdown()))
+
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
+    _shutdown_hooked = True

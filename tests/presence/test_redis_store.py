@@ -1,0 +1,154 @@
+"""The Redis store across processes: shared presence, atomic transitions, leases, ghosts, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+import redis
+
+from presence.stores import Transitions
+
+ALICE, BOB = 201, 202
+DEADLINE = 10.0  # seconds: the bound on every wait below
+
+
+async def until(condition, *, timeout: float = DEADLINE, step: float = 0.05):
+    """Await `condition()` until it returns something truthy; fail after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = await condition()
+        if result:
+            return result
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(step)
+
+
+async def test_presence_crosses_processes(redis_stores):
+    one, two = redis_stores(), redis_stores()
+
+    assert await one.open(user_id=ALICE, socket_id="one.a1") is True
+    assert await two.online(user_ids=[ALICE]) == {ALICE}
+    assert await two.open(user_id=ALICE, socket_id="two.a1") is False
+    assert await one.close(user_id=ALICE, socket_id="one.a1") is False
+    assert await two.close(user_id=ALICE, socket_id="two.a1") is True
+    assert await one.online(user_ids=[ALICE]) == set()
+
+
+async def test_concurrent_opens_and_closes_on_two_processes_make_one_transition_each_way(redis_stores):
+    one, two = redis_stores(), redis_stores()
+    for _ in range(10):
+        ops = [(store, f"{name}.{n}") for n in range(20) for store, name in ((one, "one"), (two, "two"))]
+        random.shuffle(ops)
+
+        opened = await asyncio.gather(*(store.open(user_id=ALICE, socket_id=sid) for store, sid in ops))
+        random.shuffle(ops)
+        closed = await asyncio.gather(*(store.close(user_id=ALICE, socket_id=sid) for store, sid in ops))
+
+        assert (opened.count(True), closed.count(True)) == (1, 1)
+
+
+async def test_interleaved_opens_and_closes_on_two_processes_alternate_transitions(redis_stores):
+    one, two = redis_stores(), redis_stores()
+    opened, closed = [], []
+
+    async def flap(store, name):
+        for n in range(30):
+            opened.append(await store.open(user_id=ALICE, socket_id=f"{name}.{n}"))
+            closed.append(await store.close(user_id=ALICE, socket_id=f"{name}.{n}"))
+
+    await asyncio.gather(flap(one, "one"), flap(two, "two"))
+
+    # Every online was followed by exactly one offline: the final state is offline, none doubled.
+    assert opened.count(True) == closed.count(True) >= 1
+    assert await one.online(user_ids=[ALICE]) == set()
+
+
+async def test_a_dead_process_is_reaped_once_and_its_users_go_offline(redis_stores):
+    dead = redis_stores(ttl=0.5)
+    sweepers = [redis_stores(ttl=0.5), redis_stores(ttl=0.5)]
+    await dead.open(user_id=ALICE, socket_id="dead.a1")
+    await dead.open(user_id=BOB, socket_id="dead.b1")
+    await sweepers[0].open(user_id=BOB, socket_id="live.b1")  # bob has a live socket elsewhere
+    seen: list[Transitions] = []
+
+    async def swept():
+        seen.extend(await asyncio.gather(*(sweeper.maintain() for sweeper in sweepers)))
+        return any(ALICE in changes.offline for changes in seen)
+
+    await until(swept)  # the dead process stops heartbeating: its lease runs out
+
+    assert sum(ALICE in changes.offline for changes in seen) == 1
+    assert not any(BOB in changes.offline for changes in seen)
+    assert await sweepers[1].online(user_ids=[ALICE, BOB]) == {BOB}
+
+
+async def test_a_heartbeating_process_is_never_reaped(redis_stores):
+    live, sweeper = redis_stores(ttl=0.5), redis_stores(ttl=0.5)
+    await live.open(user_id=ALICE, socket_id="live.a1")
+
+    for _ in range(12):  # about four leases long
+        await live.maintain()
+        assert not await sweeper.maintain()
+        await asyncio.sleep(live.maintenance_interval)
+
+    assert await sweeper.online(user_ids=[ALICE]) == {ALICE}
+
+
+async def test_a_reaped_live_process_puts_its_sockets_back(redis_stores):
+    live, sweeper = redis_stores(ttl=0.5), redis_stores(ttl=0.5)
+    await live.open(user_id=ALICE, socket_id="live.a1")
+    await until(lambda: _reaps(sweeper, ALICE))  # e.g. the live process stalled past its lease
+
+    changes = await live.maintain()
+
+    assert changes.online == {ALICE}
+    assert await sweeper.online(user_ids=[ALICE]) == {ALICE}
+
+
+async def _reaps(store, user_id):
+    return user_id in (await store.maintain()).offline
+
+
+async def test_lost_redis_data_is_rebuilt_by_the_heartbeat(redis_stores, redis_prefix):
+    store = redis_stores()
+    await store.open(user_id=ALICE, socket_id="a1")
+    _flush(redis_prefix)  # e.g. Redis restarted without persistence
+
+    changes = await store.maintain()
+
+    assert changes.online == {ALICE}
+    assert await redis_stores().online(user_ids=[ALICE]) == {ALICE}
+
+
+async def test_an_unreachable_redis_degrades_presence_and_it_recovers(redis_stores, redis_proxy, caplog):
+    store, observer = redis_stores(url=redis_proxy.url), redis_stores()
+    await store.open(user_id=ALICE, socket_id="a1")
+    await redis_proxy.cut()
+
+    with caplog.at_level(logging.WARNING, logger="dedwen.presence"):
+        assert await store.open(user_id=BOB, socket_id="b1") is False  # no error: the socket is served
+        assert await store.close(user_id=ALICE, socket_id="a1") is False
+        assert await store.online(user_ids=[ALICE, BOB]) == {BOB}  # what this process knows
+        assert not await store.maintain()
+    assert "Redis unreachable" in caplog.text
+    await redis_proxy.start()
+
+    changes = await until(store.maintain)
+
+    assert changes == Transitions(online={BOB}, offline={ALICE})
+    assert await observer.online(user_ids=[ALICE, BOB]) == {BOB}
+
+
+def _flush(prefix: str) -> None:
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
