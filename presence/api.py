@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from presence import runtime
+from presence.selectors import presence_for
 from presence.serializers import PresenceQuerySerializer, PresenceSerializer
+from presence.stores import get_store
 
 
 class PresenceView(APIView):
@@ -21,5 +21,5 @@ class PresenceView(APIView):
     def get(self, request):
         query = PresenceQuerySerializer(data={"user": request.query_params.getlist("user")})
         query.is_valid(raise_exception=True)
-        users = async_to_sync(runtime.read_presence)(viewer_id=request.user.pk, user_ids=query.validated_data["user"])
+        users = presence_for(store=get_store(), viewer_id=request.user.pk, user_ids=query.validated_data["user"])
         return Response(users)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dedwen.realtime.context import SocketContext
 from dedwen.realtime.protocol import ServerFrame
 from presence import runtime
-from presence.selectors import presence_of
+from presence.selectors import apresence_of
 from presence.stores import Transitions
 
 
@@ -14,7 +14,7 @@ async def socket_opened(ctx: SocketContext) -> None:
     store = runtime.running_store()
     came_online = await store.open(user_id=ctx.user_id, socket_id=ctx.channel_name)
     try:
-        users = await presence_of(store=store, viewer_id=ctx.user_id)
+        users = await apresence_of(store=store, viewer_id=ctx.user_id)
         await ctx.send_frame(ServerFrame.PRESENCE_SNAPSHOT, {"users": users}, None)
     finally:
         if came_online:

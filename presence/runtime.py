@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from dedwen.realtime import db
 from presence import services
-from presence.selectors import Status, presence_of
+from presence.selectors import Status
 from presence.stores import PresenceStore, Transitions, get_store
 
 logger = logging.getLogger("dedwen.presence")
@@ -41,11 +41,6 @@ def running_store() -> PresenceStore:
         _task, _task_store = loop.create_task(_maintain_forever(store), name="presence-heartbeat"), store
     _hook_daphne_shutdown()
     return store
-
-
-async def read_presence(*, viewer_id: int, user_ids: list[int] | None = None) -> list[dict]:
-    """Return the presence of the users the viewer may see (all contacts, or those of `user_ids`)."""
-    return await presence_of(store=running_store(), viewer_id=viewer_id, user_ids=user_ids)
 
 
 async def stop_heartbeat() -> None:

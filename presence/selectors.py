@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from rest_framework.fields import DateTimeField
 
 from dedwen.realtime import db
@@ -46,10 +47,19 @@ def presence_entry(*, user_id: int, status: Status, last_seen: datetime | None) 
     }
 
 
-async def presence_of(*, store: PresenceStore, viewer_id: int, user_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
-    """Return the presence of the users the viewer may see (every contact, or those of `user_ids`), by id."""
-    seen = await db.call(visible_last_seen, viewer_id=viewer_id, user_ids=None if user_ids is None else list(user_ids))
-    online = await store.online(user_ids=seen)
+def presence_for(*, store: PresenceStore, viewer_id: int, user_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """Return the presence of those of `user_ids` the viewer may see, by id (from sync code: views)."""
+    seen = visible_last_seen(viewer_id=viewer_id, user_ids=user_ids)
+    return _entries(seen, async_to_sync(store.online)(user_ids=list(seen)))
+
+
+async def apresence_of(*, store: PresenceStore, viewer_id: int) -> list[dict[str, Any]]:
+    """Return the presence of every user the viewer may see, by id (from async code: the snapshot)."""
+    seen = await db.call(visible_last_seen, viewer_id=viewer_id)
+    return _entries(seen, await store.online(user_ids=seen))
+
+
+def _entries(seen: dict[int, datetime | None], online: set[int]) -> list[dict[str, Any]]:
     return [
         presence_entry(user_id=user_id, status=Status.ONLINE if user_id in online else Status.OFFLINE, last_seen=at)
         for user_id, at in sorted(seen.items())

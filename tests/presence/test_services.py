@@ -1,0 +1,76 @@
+"""Presence services and selectors: who is told, what is stored, who may see whom."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dedwen.realtime.protocol import ServerFrame, user_group
+from presence import services
+from presence.models import LastSeen
+from presence.selectors import Status, visible_last_seen
+from tests.support.messaging import direct
+
+AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_going_offline_stores_last_seen_and_tells_only_the_users_who_share_a_conversation(
+    alice, bob, carol, broadcasts
+):
+    direct(alice, bob)
+
+    with broadcasts() as sent:
+        services.record_offline(user_ids=[alice.pk], at=AT)
+
+    assert LastSeen.objects.get(user=alice).at == AT
+    assert sent.groups() == [user_group(bob.pk)]
+    [frame] = sent.frames()
+    assert frame["type"] == ServerFrame.PRESENCE
+    assert frame["data"] == {"user_id": alice.pk, "status": Status.OFFLINE, "last_seen": "2026-01-02T03:04:05Z"}
+
+
+def test_going_offline_again_moves_last_seen(alice, broadcasts):
+    services.record_offline(user_ids=[alice.pk], at=datetime(2025, 1, 1, tzinfo=UTC))
+
+    services.record_offline(user_ids=[alice.pk], at=AT)
+
+    assert LastSeen.objects.get(user=alice).at == AT
+
+
+def test_a_deleted_user_going_offline_is_skipped(alice, broadcasts):
+    gone = alice.pk
+    alice.delete()
+
+    with broadcasts() as sent:
+        services.record_offline(user_ids=[gone], at=AT)
+
+    assert sent.sent == []
+    assert not LastSeen.objects.exists()
+
+
+def test_coming_online_tells_every_contact_with_the_stored_last_seen(alice, bob, carol, broadcasts):
+    direct(alice, bob)
+    direct(alice, carol)
+    LastSeen.objects.create(user=alice, at=AT)
+
+    with broadcasts() as sent:
+        services.announce(user_id=alice.pk, status=Status.ONLINE)
+
+    assert sorted(sent.groups()) == sorted([user_group(bob.pk), user_group(carol.pk)])
+    assert {frame["data"]["status"] for frame in sent.frames()} == {Status.ONLINE}
+    assert {frame["data"]["last_seen"] for frame in sent.frames()} == {"2026-01-02T03:04:05Z"}
+
+
+def test_a_user_with_no_conversation_tells_nobody(alice, bob, broadcasts):
+    with broadcasts() as sent:
+        services.announce(user_id=alice.pk, status=Status.ONLINE)
+
+    assert sent.sent == []
+
+
+def test_only_users_sharing_a_conversation_are_visible(alice, bob, carol):
+    direct(alice, bob)
+    LastSeen.objects.create(user=bob, at=AT)
+
+    assert visible_last_seen(viewer_id=alice.pk) == {bob.pk: AT}
+    assert visible_last_seen(viewer_id=alice.pk, user_ids=[bob.pk, carol.pk, alice.pk, 999999]) == {bob.pk: AT}
+    assert visible_last_seen(viewer_id=carol.pk) == {}
