@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,3 +74,13 @@ def api():
         return client
 
     return client_for
+
+
+@pytest.fixture
+def redis_layer():
+    """Skip without REDIS_URL (the embedded run), but fail when DEDWEN_REQUIRE_SERVICES=1 demands Redis."""
+    if not os.environ.get("REDIS_URL"):
+        if os.environ.get("DEDWEN_REQUIRE_SERVICES") == "1":
+            pytest.fail("REDIS_URL is unset but DEDWEN_REQUIRE_SERVICES=1")
+        pytest.skip("needs REDIS_URL (the services run)")
+    return os.environ["REDIS_URL"]

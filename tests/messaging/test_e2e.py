@@ -1,0 +1,99 @@
+"""Messaging end to end: real `websockets` clients against daphne processes."""
+
+from __future__ import annotations
+
+import itertools
+
+from dedwen.realtime.protocol import ClientFrame, ServerFrame
+from tests.support.realtime import authenticate, next_frame, open_socket, send_frame
+
+_refs = itertools.count(1)
+
+
+def frames_until(ws, *frame_types: str) -> dict[str, dict]:
+    """Read frames (bounded waits) until one of each type arrived; return them by type."""
+    wanted = {str(frame_type) for frame_type in frame_types}
+    found: dict[str, dict] = {}
+    while wanted - set(found):
+        frame = next_frame(ws)
+        if frame["type"] in wanted:
+            found.setdefault(frame["type"], frame)
+    return found
+
+
+def send_message(ws, conversation, body: str) -> dict:
+    """Send a message over the socket and return the acknowledged message (other frames are skipped)."""
+    ref = f"send-{next(_refs)}"
+    send_frame(ws, ClientFrame.MESSAGE_SEND, {"conversation_id": conversation.pk, "body": body, "client_id": ref}, ref)
+    while (frame := next_frame(ws))["type"] != ServerFrame.ACK or frame.get("ref") != ref:
+        assert frame["type"] != ServerFrame.ERROR, frame
+    return frame["data"]["message"]
+
+
+def delivered(ws, message_id: int) -> dict:
+    """Wait (bounded) for the `message.new` of one message; return its data (other frames are skipped)."""
+    while True:
+        frame = next_frame(ws, ServerFrame.MESSAGE_NEW)
+        if frame["data"]["message"]["id"] == message_id:
+            return frame["data"]
+
+
+def test_a_message_is_delivered_live_to_the_sockets_of_both_users(daphne_server, alice, bob, alice_bob, login):
+    server = daphne_server()
+    with open_socket(server) as alice_ws, open_socket(server) as bob_ws:
+        authenticate(alice_ws, login(alice).token)
+        authenticate(bob_ws, login(bob).token)
+        send_frame(
+            alice_ws, ClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hi bob", "client_id": "e2e-1"}, "m"
+        )
+        got = frames_until(alice_ws, ServerFrame.ACK, ServerFrame.MESSAGE_NEW)
+        message = got[ServerFrame.ACK]["data"]["message"]
+        assert message["body"] == "hi bob" and got[ServerFrame.ACK]["ref"] == "m"
+        assert got[ServerFrame.MESSAGE_NEW]["data"] == {"conversation_id": alice_bob.pk, "message": message}
+        assert next_frame(bob_ws, ServerFrame.MESSAGE_NEW)["data"] == {"conversation_id": alice_bob.pk, "message": message}
+
+
+def test_a_client_that_missed_three_messages_recovers_exactly_those_in_order_with_sync(
+    daphne_server, alice, bob, alice_bob, login
+):
+    server = daphne_server()
+    bob_session = login(bob)
+    with open_socket(server) as alice_ws:
+        authenticate(alice_ws, login(alice).token)
+        with open_socket(server) as bob_ws:
+            authenticate(bob_ws, bob_session.token)
+            seen = send_message(alice_ws, alice_bob, "before the tunnel")
+            assert next_frame(bob_ws, ServerFrame.MESSAGE_NEW)["data"]["message"]["id"] == seen["id"]
+        missed = [send_message(alice_ws, alice_bob, f"missed {n}") for n in (1, 2, 3)]
+
+        with open_socket(server) as bob_ws:
+            authenticate(bob_ws, bob_session.token)
+            send_frame(bob_ws, ClientFrame.SYNC, {"after": seen["id"]}, "sync-1")
+            recovered = []
+            while (frame := next_frame(bob_ws))["type"] != ServerFrame.SYNC_DONE:
+                if frame["type"] == ServerFrame.MESSAGE_NEW:
+                    recovered.append(frame["data"]["message"])
+            assert recovered == missed
+            assert frame == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": missed[-1]["id"]}, "ref": "sync-1"}
+
+
+def test_with_redis_delivery_crosses_daphne_processes(redis_layer, daphne_server, alice, bob, alice_bob, login):
+    first, second = daphne_server(), daphne_server()
+    alice_session, bob_session = login(alice), login(bob)
+    with open_socket(first) as alice_ws, open_socket(second) as alice_other_ws, open_socket(second) as bob_ws:
+        authenticate(alice_ws, alice_session.token)
+        authenticate(alice_other_ws, login(alice).token)
+        authenticate(bob_ws, bob_session.token)
+        message = send_message(alice_ws, alice_bob, "across processes")
+        expected = {"conversation_id": alice_bob.pk, "message": message}
+        assert next_frame(bob_ws, ServerFrame.MESSAGE_NEW)["data"] == expected
+        assert next_frame(alice_other_ws, ServerFrame.MESSAGE_NEW)["data"] == expected
+
+        # A send over REST in this process reaches both daphne processes too.
+        response = bob_session.bearer().post(
+            f"/api/conversations/{alice_bob.pk}/messages/", {"body": "over REST", "client_id": "rest-1"}, format="json"
+        )
+        assert response.status_code == 201
+        over_rest = response.json()
+        assert delivered(alice_ws, over_rest["id"])["message"] == over_rest
+        assert delivered(alice_other_ws, over_rest["id"])["message"] == over_rest
