@@ -6,12 +6,14 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from messaging.demo import seed_conversations
+
 DEMO_PASSWORD = "dedwen-demo-pass"
 DEMO_USERS = [("alice", "alice@example.com", True), ("bob", "bob@example.com", False), ("carol", "carol@example.com", False)]
 
 
 class Command(BaseCommand):
-    help = "Create demo users alice (an admin), bob and carol. Idempotent."
+    help = "Create demo users alice (an admin), bob and carol, and their demo conversations. Idempotent."
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
@@ -24,6 +26,7 @@ class Command(BaseCommand):
                 user.is_staff = user.is_superuser = is_admin
                 user.save()
             users[username] = user
+        seed_conversations(users=users)
         self.stdout.write(
             f"Demo users: {', '.join(users)} (password: {DEMO_PASSWORD}); alice is an admin at /admin/."
         )
