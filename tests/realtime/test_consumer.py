@@ -350,7 +350,7 @@ async def test_reauthentication_with_an_invalid_token_closes_4401(alice, device_
 
 
 async def test_a_token_that_expires_on_a_live_socket_closes_it_4401(alice, device_of, settings):
-    settings.ACCESS_TOKEN_LIFETIME = 1
+    settings.ACCESS_TOKEN_LIFETIME = 2  # whole seconds: lives between 1 and 2 s
     minted = await orm(device_of, alice)
     async with socket_client() as client:
         await client.authenticate(minted.token)
@@ -358,7 +358,7 @@ async def test_a_token_that_expires_on_a_live_socket_closes_it_4401(alice, devic
 
 
 async def test_reauthenticating_before_expiry_keeps_the_socket_open_past_the_first_token(alice, device_of, settings):
-    settings.ACCESS_TOKEN_LIFETIME = 1
+    settings.ACCESS_TOKEN_LIFETIME = 2  # whole seconds: lives between 1 and 2 s
     short = await orm(device_of, alice)
     settings.ACCESS_TOKEN_LIFETIME = 3
     longer = await orm(device_of, alice)
@@ -423,7 +423,7 @@ async def test_a_lost_revocation_event_is_caught_by_the_device_recheck(alice, de
 
 
 async def test_the_socket_log_never_contains_the_token(alice, device_of, caplog, settings):
-    settings.ACCESS_TOKEN_LIFETIME = 1
+    settings.ACCESS_TOKEN_LIFETIME = 2  # whole seconds: lives between 1 and 2 s
     caplog.set_level("DEBUG")
     minted = await orm(device_of, alice)
     async with socket_client() as client:
