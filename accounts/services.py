@@ -11,7 +11,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import Device
@@ -105,7 +106,9 @@ def revoke_user_devices(
 def revoke_devices(*, devices, reason: Device.RevokeReason, by: AbstractBaseUser | None = None) -> int:
     """Revoke devices: mark them, blacklist their refresh tokens, close their live sockets after commit."""
     with transaction.atomic():
-        targets = list(devices.active().select_for_update().values_list("pk", "user_id"))
+        # Plain rows only: a caller's queryset (the admin's) may carry joins and an ordering.
+        live = devices.active().select_related(None).order_by()
+        targets = list(Device.objects.filter(pk__in=live.values("pk")).select_for_update().values_list("pk", "user_id"))
         if not targets:
             return 0
         device_ids = [pk for pk, _ in targets]
@@ -128,8 +131,8 @@ def _blacklist_refresh_tokens(*, device_ids: set[int], user_ids: set[int]) -> No
 def _device_of(encoded: str) -> int | None:
     """Read the device claim of a refresh token this server minted and stored."""
     try:
-        payload = DeviceRefreshToken.get_token_backend().decode(encoded, verify=False)
-    except Exception:  # noqa: BLE001 - a stored token we cannot read belongs to no device
+        payload = token_backend.decode(encoded, verify=False)
+    except TokenBackendError:  # a stored token we cannot read belongs to no device
         return None
     return payload.get(DEVICE_CLAIM)
 

@@ -1,12 +1,14 @@
-"""Revoke devices when a user's password changes or the user is deactivated, whatever path did it."""
+"""Revoke devices when a user's password changes or the user is deactivated, whatever path did it;
+close the live sockets of a device that is deleted (with its user, say)."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from accounts.models import Device
+from dedwen.realtime.publish import publish_device_revoked
 
 User = get_user_model()
 _WATCHED = {"password", "is_active"}
@@ -41,3 +43,10 @@ def revoke_on_credentials_change(sender, instance, created=False, raw=False, **k
     from accounts.services import revoke_user_devices
 
     revoke_user_devices(user=instance, reason=reason)
+
+
+@receiver(post_delete, sender=Device, dispatch_uid="accounts.close_deleted_device")
+def close_deleted_device(sender, instance, **kwargs) -> None:
+    """Close a deleted live device's sockets, as a revocation would."""
+    if instance.revoked_at is None:
+        publish_device_revoked(device_ids=[instance.pk])
