@@ -48,9 +48,12 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-def IdField(**kwargs) -> StrictIntegerField:  # noqa: N802 - reads like a field class
-    """Return a field for a positive database id."""
-    return StrictIntegerField(min_value=1, **kwargs)
+class IdField(StrictIntegerField):
+    """A positive database id, as a JSON integer."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        super().__init__(**kwargs)
 
 
 # Input ------------------------------------------------------------------------------------------
