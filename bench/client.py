@@ -652,30 +652,44 @@ async def presence_offline(target: Target, pairs: Pairs, *, world, count: int, t
     missed = 0
     for i in range(count):
         subject_user = world.pair(i)[0]
-        watcher = pairs.receivers[i]
-        await pairs.senders[i].close()  # the pair's long-lived socket would keep the subject online
-        got = {"online": asyncio.get_running_loop().create_future(), "offline": asyncio.get_running_loop().create_future()}
         subject_id = target.user_ids[subject_user]
+        watcher = pairs.receivers[i]
+        seen: list[tuple[str, float]] = []
+        changed = asyncio.Event()
 
-        def on_frame(text: str, t: float, got=got, subject_id=subject_id) -> None:
+        def on_frame(text: str, t: float, seen=seen, changed=changed, subject_id=subject_id) -> None:
             if '"presence"' in text:
                 data = json.loads(text).get("data") or {}
-                status = data.get("status")
-                if data.get("user_id") == subject_id and status in got and not got[status].done():
-                    got[status].set_result(t)
+                if data.get("user_id") == subject_id:
+                    seen.append((data.get("status"), t))
+                    changed.set()
+
+        async def status_after(status: str, since: float) -> float | None:
+            deadline = now() + timeout
+            while True:
+                for got, t in seen:
+                    if got == status and t >= since:
+                        return t
+                changed.clear()
+                try:
+                    await asyncio.wait_for(changed.wait(), max(0.0, deadline - now()))
+                except TimeoutError:
+                    return None
 
         watcher.on_frame = on_frame
+        t_close = now()
+        await pairs.senders[i].close()  # the pair's long-lived socket would keep the subject online
+        await status_after("offline", t_close)
+        t_open = now()
         conn = await open_authenticated(target, subject_user)
-        try:
-            await asyncio.wait_for(got["online"], timeout)
-        except TimeoutError:
-            pass
+        await status_after("online", t_open)
         t0 = now()
         await conn.close()
-        try:
-            latencies.append(await asyncio.wait_for(got["offline"], timeout) - t0)
-        except TimeoutError:
+        t = await status_after("offline", t0)
+        if t is None:
             missed += 1
+        else:
+            latencies.append(t - t0)
         watcher.on_frame = None
         pairs.senders[i] = await open_authenticated(target, subject_user)
     return {"ops": len(latencies), "missed": missed, "offline_ms": percentiles(latencies), "cdf_ms": sample(latencies)}

@@ -194,7 +194,7 @@ def target_for(name: str, server: launch.Server, world: worlds.World, creds: dic
     )
 
 
-async def run_server(name: str, target: Target, world: worlds.World, prof: Profile, log) -> dict:
+async def run_server(name: str, target: Target, world: worlds.World, prof: Profile, log, spy_dir: Path | None = None) -> dict:
     """Run this server's plan; every workload is bounded and a failing one is recorded, not fatal."""
     plan = PLANS[name]
     server = target.server
@@ -205,10 +205,17 @@ async def run_server(name: str, target: Target, world: worlds.World, prof: Profi
             out[key] = {"error": "server exited"}
             return
         t0 = time.monotonic()
+        recording = None
+        if spy_dir is not None and name.startswith("dedwen"):
+            from bench import profile
+
+            recording = profile.Recording(server.process.pid, spy_dir / f"{name}-{key}.txt")
         try:
             out[key] = await asyncio.wait_for(coro_factory(), 240)
         except Exception as exc:  # noqa: BLE001 - one broken workload must not hide the others
             out[key] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        if recording is not None:
+            out[key]["profile"] = recording.stop()
         log(f"   {name:<15} {key:<22} {time.monotonic() - t0:5.1f}s  {summary(out[key])}")
 
     if "connect" in plan:
@@ -321,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
     parser.add_argument("--servers", default=",".join(ALL_SERVERS))
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    parser.add_argument("--py-spy", metavar="DIR", help="sample the dedwen servers with py-spy during each workload (slows them)")
     parser.add_argument("--no-report", action="store_true", help="write latest.json only (no Markdown, no plot)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
@@ -371,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             target = target_for(name, server, world, creds)
-            results["servers"][name] = asyncio.run(run_server(name, target, world, prof, log))
+            spy = Path(args.py_spy) if args.py_spy else None
+            results["servers"][name] = asyncio.run(run_server(name, target, world, prof, log, spy))
         except Exception as exc:  # noqa: BLE001
             results["servers"][name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
             log(f"   {name}: {type(exc).__name__}: {exc}")

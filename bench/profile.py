@@ -1,0 +1,66 @@
+"""Sample a server under test with py-spy while one workload runs, and summarize where its CPU went.
+
+Optional: used by `bin/bench --py-spy` when py-spy is installed (`pip install py-spy`; it needs ptrace).
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+from bench.launch import VENV_BIN
+
+
+def available() -> str | None:
+    """Return the py-spy executable, or None."""
+    local = VENV_BIN / "py-spy"
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+class Recording:
+    """A py-spy process recording collapsed stacks of one pid until stopped."""
+
+    def __init__(self, pid: int, out: Path, rate: int = 250) -> None:
+        self.out = out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        argv = [available(), "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate), "--nonblocking", "-o", str(out)]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> dict | None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return None
+        return summarize(self.out) if self.out.exists() else None
+
+
+def _frame_name(frame: str) -> str:
+    # "function (path/to/file.py:123)" -> "function (file.py)"
+    name, _, where = frame.partition(" (")
+    file = where.split(":")[0].rsplit("/", 1)[-1]
+    return f"{name} ({file})" if file else name
+
+
+def summarize(path: Path, top: int = 25) -> dict:
+    """Return the busiest functions by inclusive and by self share of the samples."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [_frame_name(f) for f in stack.split(";")[1:]]  # the first is the thread
+        total += n
+        for name in set(frames):
+            inclusive[name] += n
+        if frames:
+            own[frames[-1]] += n
+    share = lambda c: [(name, round(100.0 * k / total, 1)) for name, k in c.most_common(top)]  # noqa: E731
+    return {"samples": total, "inclusive_pct": share(inclusive), "self_pct": share(own), "file": str(path)}
