@@ -132,9 +132,8 @@ async def test_read_moves_the_marker_and_tells_only_the_others(alice, bob, alice
     socket = fake_socket(bob)
     with broadcasts() as sent:
         await READ(socket.ctx, {"conversation_id": alice_bob.pk, "message_id": message.pk}, "r1")
-    assert sent.frames(user_group(alice.pk)) == [
-        {"type": ServerFrame.MESSAGE_READ, "data": {"conversation_id": alice_bob.pk, "user_id": bob.pk, "message_id": message.pk}}
-    ]
+    read = {"conversation_id": alice_bob.pk, "user_id": bob.pk, "message_id": message.pk}
+    assert sent.frames(user_group(alice.pk)) == [{"type": ServerFrame.MESSAGE_READ, "data": read}]
     assert types(sent, bob) == []
     assert socket.sent == [
         {"type": ServerFrame.ACK, "data": {"conversation_id": alice_bob.pk, "message_id": message.pk}, "ref": "r1"}
@@ -148,11 +147,15 @@ async def test_read_refuses_foreign_conversations_foreign_messages_and_bad_types
 ):
     message = await sync_to_async(send)(alice, alice_bob)
     elsewhere = await sync_to_async(send)(carol, await sync_to_async(direct)(carol, bob))
+    cases = [
+        (carol, {"conversation_id": alice_bob.pk, "message_id": message.pk}, ErrorCode.NOT_FOUND),
+        (alice, {"conversation_id": alice_bob.pk, "message_id": elsewhere.pk}, ErrorCode.NOT_FOUND),
+        (alice, {"conversation_id": alice_bob.pk, "message_id": "1"}, ErrorCode.INVALID),
+        (alice, {"conversation_id": alice_bob.pk}, ErrorCode.INVALID),
+    ]
     with broadcasts() as sent:
-        assert (await refused(READ, fake_socket(carol), {"conversation_id": alice_bob.pk, "message_id": message.pk})).code == ErrorCode.NOT_FOUND
-        assert (await refused(READ, fake_socket(alice), {"conversation_id": alice_bob.pk, "message_id": elsewhere.pk})).code == ErrorCode.NOT_FOUND
-        assert (await refused(READ, fake_socket(alice), {"conversation_id": alice_bob.pk, "message_id": "1"})).code == ErrorCode.INVALID
-        assert (await refused(READ, fake_socket(alice), {"conversation_id": alice_bob.pk})).code == ErrorCode.INVALID
+        for user, data, code in cases:
+            assert (await refused(READ, fake_socket(user), data)).code == code
     assert sent.sent == []
 
 

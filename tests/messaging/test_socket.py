@@ -113,7 +113,8 @@ async def test_a_database_failure_while_sending_answers_unavailable_and_delivers
         frame = await alice.next_frame()
         while frame["type"] not in (ServerFrame.ERROR, ServerFrame.ACK, ServerFrame.MESSAGE_NEW):
             frame = await alice.next_frame()
-        assert frame == {"type": ServerFrame.ERROR, "ref": "m", "data": {"code": ErrorCode.UNAVAILABLE, "message": frame["data"]["message"]}}
+        assert frame["type"] == ServerFrame.ERROR and frame["ref"] == "m"
+        assert frame["data"]["code"] == ErrorCode.UNAVAILABLE
         assert await messaging_frames_before_pong(bob) == []
     monkeypatch.undo()
     assert await sync_to_async(Message.objects.count)() == 0
