@@ -260,6 +260,7 @@ export class RealtimeClient extends EventTarget {
 
   closed(socket, code) {
     if (socket !== this.socket) return;
+    console.info(`[Messaging] WebSocket closed (code ${code})`);
     this.socket = null;
     this.socketAuthenticated = false;
     this.clearTimers();
