@@ -8,4 +8,4 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (connects the revocation triggers)
+        from accounts import schema, signals  # noqa: F401  (registers the OpenAPI extensions, connects the revocation triggers)
