@@ -226,6 +226,15 @@ def test_pages_are_ascending_by_id_with_before_after_and_limit(alice, bob, alice
     assert page(after=ids[-1]) == []
 
 
+def test_a_page_of_messages_takes_a_fixed_number_of_queries(alice, bob, alice_bob, api, django_assert_max_num_queries):
+    for n in range(5):
+        send(alice if n % 2 else bob, alice_bob, f"m{n}")
+    client = api(alice)
+    with django_assert_max_num_queries(2):  # the access check and the page with its senders
+        page = client.get(f"/api/conversations/{alice_bob.pk}/messages/").json()
+    assert len(page) == 5
+
+
 @pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 201}, {"after": "x"}, {"before": -1}])
 def test_bad_page_parameters_are_refused(alice, alice_bob, api, query):
     response = api(alice).get(f"/api/conversations/{alice_bob.pk}/messages/", query)
