@@ -10,8 +10,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import psutil
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
@@ -56,7 +55,7 @@ class Server:
     port: int
     process: subprocess.Popen
     log_path: Path
-    _ps: psutil.Process | None = field(default=None, repr=False)
+    _ps: Any = field(default=None, repr=False)
 
     @property
     def ws_url(self) -> str:
@@ -67,8 +66,11 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def ps(self) -> psutil.Process:
+    def ps(self):
+        """The server's psutil.Process (psutil comes with the bench extra)."""
         if self._ps is None:
+            import psutil
+
             self._ps = psutil.Process(self.process.pid)
         return self._ps
 

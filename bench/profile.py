@@ -26,7 +26,7 @@ class Recording:
     def __init__(self, pid: int, out: Path, rate: int = 250) -> None:
         self.out = out
         out.parent.mkdir(parents=True, exist_ok=True)
-        argv = [available(), "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate), "--nonblocking", "-o", str(out)]
+        argv = [available(), "record", "--pid", str(pid), "--format", "raw", "--gil", "--rate", str(rate), "--nonblocking", "-o", str(out)]
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self) -> dict | None:

@@ -329,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default=",".join(ALL_SERVERS))
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     parser.add_argument("--py-spy", metavar="DIR", help="sample the dedwen servers with py-spy during each workload (slows them)")
+    parser.add_argument("--dedwen-settings", metavar="MODULE", help="serve dedwen with another settings module (bench/experiments/*)")
     parser.add_argument("--no-report", action="store_true", help="write latest.json only (no Markdown, no plot)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
@@ -342,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     clean_env()
+    if args.dedwen_settings:
+        DEDWEN_ENV["DJANGO_SETTINGS_MODULE"] = args.dedwen_settings
     nofile = launch.raise_nofile()
     pinned = launch.pin_client()
     world = worlds.build(**prof.world)

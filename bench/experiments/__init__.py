@@ -1,0 +1,1 @@
+"""Settings variants of dedwen that the suite can measure (`--dedwen-settings`) before a change is proposed."""

@@ -1,0 +1,57 @@
+"""The benchmark harness works end to end against server R (counts only: no timing is asserted here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import client, launch, world as worlds
+
+
+@pytest.fixture
+def raw_server(tmp_path):
+    world = worlds.build(idle_users=20, pairs=2, fanout_members=6, fanout_small=3, revocations=0)
+    path = tmp_path / "world.json"
+    worlds.save(world, path)
+    port = launch.free_port()
+    server = launch.start("R", [str(launch.VENV_BIN / "python"), "-m", "bench.servers.raw", str(port), str(path)], env={}, log_dir=tmp_path, port=port, timeout=15)
+    yield world, server
+    server.stop()
+
+
+def target(world, server):
+    ids = list(range(1, world.user_count + 1))
+    return client.Target("R", server, [worlds.bench_token(uid) for uid in ids], ids, {cid: cid + 1 for cid in world.conversations})
+
+
+async def test_relay_delivers_every_typing_frame_to_the_other_member(raw_server):
+    world, server = raw_server
+    pairs = await client.open_pairs(target(world, server), world, world.pairs)
+    try:
+        result = await client.relay(pairs, rate=400.0, duration=0.5, drain=5.0)
+    finally:
+        await client.close_all(pairs.all)
+    assert result["sent"] == 200
+    assert result["ops"] == 200 and result["lost"] == 0
+    assert result["abnormal_closes"] == {}
+
+
+async def test_fanout_reaches_every_other_member_and_connects_are_counted(raw_server):
+    world, server = raw_server
+    t = target(world, server)
+    members = await client.open_many(t, [world.fanout_user(i) for i in range(world.fanout_members)])
+    try:
+        result = await client.fanout(members, conversation_id=t.conversations[world.fanout_conversation], size=world.fanout_members, events=3)
+    finally:
+        await client.close_all(members)
+    assert result["ops"] == 3 * (world.fanout_members - 1) and result["missing"] == 0
+    connects = await client.connect_auth(t, count=20, concurrency=5)
+    assert connects["ops"] == 20 and connects["failures"] == {}
+
+
+async def test_a_bad_token_is_counted_as_a_failure_not_a_connect(raw_server):
+    world, server = raw_server
+    t = target(world, server)
+    t.tokens[0] = "not-a-token"
+    result = await client.connect_auth(t, count=2, concurrency=2)
+    assert result["ops"] == 1
+    assert result["failures"] == {"closed 4401": 1}
