@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -38,7 +40,18 @@ class IssuedTokens:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """Return the client's IP address as the server sees it."""
+    """Return the client's IP address: the peer's, or behind DEDWEN_PROXY_COUNT proxies the one the outermost saw.
+
+    Device records and django-axes (AXES_CLIENT_IP_CALLABLE) both use it, so the throttle counts per client.
+    """
+    proxies = settings.DEDWEN_PROXY_COUNT
+    if proxies:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if len(hops) >= proxies:
+            try:
+                return str(ipaddress.ip_address(hops[-proxies]))
+            except ValueError:
+                pass
     return request.META.get("REMOTE_ADDR") or None
 
 

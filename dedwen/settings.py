@@ -204,7 +204,9 @@ AXES_HANDLER = "accounts.throttling.FailureCountingHandler"
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
-AXES_IPWARE_PROXY_COUNT = env_int("DEDWEN_PROXY_COUNT", 0, minimum=0) or None
+# Reverse proxies in front of dedwen: the client's address is read that many hops back in X-Forwarded-For.
+DEDWEN_PROXY_COUNT = env_int("DEDWEN_PROXY_COUNT", 0, minimum=0, maximum=10)
+AXES_CLIENT_IP_CALLABLE = "accounts.services.client_ip"
 AXES_SENSITIVE_PARAMETERS = ["password", "token", "refresh"]
 
 # --- REST -------------------------------------------------------------------------------------

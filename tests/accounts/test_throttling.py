@@ -142,3 +142,30 @@ def test_the_html_form_requires_csrf(alice):
     response = Client(enforce_csrf_checks=True).post("/accounts/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 403
     assert not Device.objects.exists()
+
+
+# --- behind a reverse proxy ---------------------------------------------------------------------
+
+
+def behind_proxy(username: str, password: str, *, forwarded_for: str):
+    client = APIClient(REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR=forwarded_for)
+    return client.post(LOGIN, {"username": username, "password": password}, format="json")
+
+
+def test_behind_a_proxy_each_client_is_counted_by_its_own_address(alice, settings):
+    settings.DEDWEN_PROXY_COUNT = 1
+    for n in range(LIMIT):
+        assert behind_proxy(f"guess{n}", "wrong", forwarded_for="203.0.113.7").status_code == 401
+    assert behind_proxy("alice", PASSWORD, forwarded_for="203.0.113.7").status_code == 429
+    # A spoofed leftmost hop changes nothing: the proxy's own entry is the one that counts.
+    assert behind_proxy("alice", PASSWORD, forwarded_for="198.51.100.1, 203.0.113.7").status_code == 429
+
+    response = behind_proxy("alice", PASSWORD, forwarded_for="198.51.100.9")
+    assert response.status_code == 200
+    assert Device.objects.get(pk=response.json()["device"]["id"]).ip_address == "198.51.100.9"
+
+
+def test_without_a_proxy_setting_x_forwarded_for_is_ignored(alice):
+    for n in range(LIMIT):
+        assert behind_proxy(f"guess{n}", "wrong", forwarded_for=f"203.0.113.{n}").status_code == 401
+    assert behind_proxy("alice", PASSWORD, forwarded_for="198.51.100.9").status_code == 429
