@@ -414,14 +414,26 @@ async def relay(pairs: Pairs, *, rate: float | None, duration: float, window: in
     }
 
 
-async def open_many(target: Target, users: list[int], concurrency: int = 50, timeout: float = 15.0) -> list[Conn]:
+async def open_many(target: Target, users: list[int], concurrency: int = 50, timeout: float = 15.0, limit: float = 90.0) -> tuple[list[Conn], Counter]:
+    """Open authenticated sockets for the users; a failed one is retried once; bounded by `limit` seconds."""
     sem = asyncio.Semaphore(concurrency)
+    failures: Counter[str] = Counter()
+    deadline = time.monotonic() + limit
 
-    async def one(user: int) -> Conn:
+    async def one(user: int) -> Conn | None:
         async with sem:
-            return await open_authenticated(target, user, timeout=timeout)
+            for _ in range(2):
+                if time.monotonic() > deadline:
+                    failures["time limit"] += 1
+                    return None
+                try:
+                    return await open_authenticated(target, user, timeout=timeout)
+                except Exception as exc:  # noqa: BLE001
+                    failures[_failure_name(exc)] += 1
+            return None
 
-    return list(await asyncio.gather(*(one(u) for u in users)))
+    opened = await asyncio.gather(*(one(u) for u in users))
+    return [c for c in opened if c is not None], failures
 
 
 async def fanout(members: list[Conn], *, conversation_id: int, size: int, events: int, timeout: float = 10.0) -> dict:

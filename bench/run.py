@@ -36,6 +36,7 @@ REDIS_PREFIX = "bench"
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgres://postgres@127.0.0.1:5432/dedwen_bench"
 ALL_SERVERS = ["R", "B", "B-redis", "B-pubsub", "dedwen", "dedwen-redis", "dedwen-uvicorn"]
+DEFAULT_SERVERS = ALL_SERVERS[:-1]  # uvicorn is measured on request: --servers ...,dedwen-uvicorn
 
 
 @dataclass(frozen=True)
@@ -194,9 +195,9 @@ def target_for(name: str, server: launch.Server, world: worlds.World, creds: dic
     )
 
 
-async def run_server(name: str, target: Target, world: worlds.World, prof: Profile, log, spy_dir: Path | None = None) -> dict:
+async def run_server(name: str, target: Target, world: worlds.World, prof: Profile, log, spy_dir: Path | None = None, only: set[str] | None = None) -> dict:
     """Run this server's plan; every workload is bounded and a failing one is recorded, not fatal."""
-    plan = PLANS[name]
+    plan = [w for w in PLANS[name] if only is None or w in only]
     server = target.server
     out: dict = {}
 
@@ -219,7 +220,7 @@ async def run_server(name: str, target: Target, world: worlds.World, prof: Profi
         log(f"   {name:<15} {key:<22} {time.monotonic() - t0:5.1f}s  {summary(out[key])}")
 
     if "connect" in plan:
-        await step("connect", lambda: client.measured(server, client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency)))
+        await step("connect", lambda: client.measured(server, client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency, limit=40)))
     pairs = await client.open_pairs(target, world, world.pairs)
     if "relay" in plan:
         for rate in prof.relay_rates:
@@ -229,14 +230,19 @@ async def run_server(name: str, target: Target, world: worlds.World, prof: Profi
         await step("message_single", lambda: client.measured(server, client.message_send(pairs, in_flight_pairs=1, duration=prof.message_seconds)))
         await step("message_max", lambda: client.measured(server, client.message_send(pairs, in_flight_pairs=world.pairs, duration=prof.message_seconds)))
     if "fanout" in plan:
-        members = await client.open_many(target, [world.fanout_user(i) for i in range(world.fanout_members)])
-        await client.settle(server)
+        t_open = time.monotonic()
+        members, failed = await client.open_many(target, [world.fanout_user(i) for i in range(world.fanout_members)], concurrency=10, limit=60)
+        await client.settle(server, limit=60)
+        # Opening the members is not a measured workload, but on dedwen each join announces presence
+        # to every other member (N joins -> N^2 presence frames): its time and failures are recorded.
+        out["fanout_setup"] = {"members": len(members), "seconds": round(time.monotonic() - t_open, 1), "failures": dict(failed)}
+        log(f"   {name:<15} {'fanout members open':<22} {out['fanout_setup']['seconds']:5.1f}s  {out['fanout_setup']}")
         for size, events in sorted(prof.fanout_events.items()):
             conv = world.fanout_small_conversation if size == world.fanout_small else world.fanout_conversation
             await step(
                 f"fanout_{size}",
                 lambda size=size, events=events, conv=conv: client.measured(
-                    server, client.fanout(members, conversation_id=target.conversations[conv], size=size, events=events)
+                    server, client.fanout(members, conversation_id=target.conversations[conv], size=min(size, len(members)), events=events)
                 ),
             )
         await client.close_all(members)
@@ -263,7 +269,7 @@ async def run_server(name: str, target: Target, world: worlds.World, prof: Profi
                     extra[f"relay_{prof.relay_idle_rate}_idle"]["idle_sockets"] = n
                     await client.close_all(p.all)
 
-            result, conns = await client.ramp_idle(target, checkpoints=list(prof.idle), concurrency=prof.concurrency, at_checkpoint=at_checkpoint)
+            result, conns = await client.ramp_idle(target, checkpoints=list(prof.idle), concurrency=prof.concurrency, at_checkpoint=at_checkpoint, limit=45)
             for conn in conns:
                 conn.abort()
             await client.settle(server, limit=30)
@@ -326,10 +332,11 @@ def versions() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
-    parser.add_argument("--servers", default=",".join(ALL_SERVERS))
+    parser.add_argument("--servers", default=",".join(DEFAULT_SERVERS))
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     parser.add_argument("--py-spy", metavar="DIR", help="sample the dedwen servers with py-spy during each workload (slows them)")
     parser.add_argument("--dedwen-settings", metavar="MODULE", help="serve dedwen with another settings module (bench/experiments/*)")
+    parser.add_argument("--only", help="comma-separated workloads to run (connect,relay,message,fanout,presence,revocation,flood,burst,idle)")
     parser.add_argument("--no-report", action="store_true", help="write latest.json only (no Markdown, no plot)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
@@ -343,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     clean_env()
+    only = set(args.only.split(",")) if args.only else None
     if args.dedwen_settings:
         DEDWEN_ENV["DJANGO_SETTINGS_MODULE"] = args.dedwen_settings
     nofile = launch.raise_nofile()
@@ -383,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             target = target_for(name, server, world, creds)
             spy = Path(args.py_spy) if args.py_spy else None
-            results["servers"][name] = asyncio.run(run_server(name, target, world, prof, log, spy))
+            results["servers"][name] = asyncio.run(run_server(name, target, world, prof, log, spy, only))
         except Exception as exc:  # noqa: BLE001
             results["servers"][name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
             log(f"   {name}: {type(exc).__name__}: {exc}")

@@ -38,7 +38,7 @@ async def test_relay_delivers_every_typing_frame_to_the_other_member(raw_server)
 async def test_fanout_reaches_every_other_member_and_connects_are_counted(raw_server):
     world, server = raw_server
     t = target(world, server)
-    members = await client.open_many(t, [world.fanout_user(i) for i in range(world.fanout_members)])
+    members, _ = await client.open_many(t, [world.fanout_user(i) for i in range(world.fanout_members)])
     try:
         result = await client.fanout(members, conversation_id=t.conversations[world.fanout_conversation], size=world.fanout_members, events=3)
     finally:
