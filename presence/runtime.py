@@ -26,6 +26,7 @@ _SHUTDOWN_TIMEOUT = 5.0
 _task: asyncio.Task | None = None
 _task_store: PresenceStore | None = None
 _shutdown_hooked = False
+_publishing: set[asyncio.Task] = set()  # announcements in flight: a clean stop waits for them
 
 
 def running_store() -> PresenceStore:
@@ -72,7 +73,21 @@ async def publish_transitions(store: PresenceStore, changes: Transitions) -> Non
     Two processes publish independently, so an older event may arrive after a newer one. Each
     publisher re-reads the status after publishing and, if it changed meanwhile, publishes the
     current one: the last event a watcher receives always matches the store (docs/presence.md).
+
+    It runs to the end even when its caller is cancelled (daphne cancels every consumer on SIGTERM):
+    a database thread left publishing after the event loop stops would keep the process from exiting.
     """
+    task = asyncio.ensure_future(_publish_transitions(store, changes))
+    _publishing.add(task)
+    task.add_done_callback(_publishing.discard)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
+async def _publish_transitions(store: PresenceStore, changes: Transitions) -> None:
     published = {user_id: Status.OFFLINE for user_id in changes.offline}
     published.update({user_id: Status.ONLINE for user_id in changes.online})
     try:
@@ -100,6 +115,9 @@ async def shutdown() -> None:
         went_offline = await asyncio.wait_for(store.shutdown(), _SHUTDOWN_TIMEOUT)
         if went_offline:
             await asyncio.wait_for(publish_transitions(store, Transitions(offline=went_offline)), _SHUTDOWN_TIMEOUT)
+        # Daphne stops the loop once its cancelled consumers end, without waiting for what they shielded.
+        if _publishing:
+            await asyncio.wait(set(_publishing), timeout=_SHUTDOWN_TIMEOUT)
     except TimeoutError:
         logger.warning("presence: clean stop timed out; other processes expire this one's sockets within the TTL")
     logger.info("presence: this process's sockets are unregistered")

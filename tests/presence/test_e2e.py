@@ -1,0 +1,135 @@
+"""Presence end to end: real `websockets` clients against daphne processes."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from dedwen.realtime.protocol import ClientFrame, ServerFrame
+from presence.models import LastSeen
+from presence.selectors import Status
+from tests.support.presence import require_redis
+from tests.support.realtime import authenticate, next_frame, open_socket, send_frame
+
+GHOST_WAIT = 15.0  # seconds: far above a 1 s TTL plus its sweep interval, far below the default TTL
+
+
+def connect(ws, session) -> list[dict]:
+    """Authenticate; return the `presence.snapshot` that must follow `authenticated` at once."""
+    authenticate(ws, session.token)
+    frame = next_frame(ws)
+    assert frame["type"] == ServerFrame.PRESENCE_SNAPSHOT, frame
+    return frame["data"]["users"]
+
+
+def next_event(ws, *frame_types: str, timeout: float = 5.0) -> dict:
+    """Return the next frame of one of the types (others skipped), within `timeout`."""
+    while True:
+        frame = next_frame(ws, timeout=timeout)
+        if frame["type"] in {str(frame_type) for frame_type in frame_types}:
+            return frame
+
+
+def test_watchers_see_the_first_socket_come_online_and_the_last_go_offline(
+    daphne_server, alice, bob, carol, alice_bob, login
+):
+    server = daphne_server()
+    alice_session = login(alice)
+    with open_socket(server) as bob_ws, open_socket(server) as carol_ws:
+        assert connect(bob_ws, login(bob)) == [{"user_id": alice.pk, "status": Status.OFFLINE, "last_seen": None}]
+        assert connect(carol_ws, login(carol)) == []  # carol shares no conversation with anyone
+
+        with open_socket(server) as first:
+            assert connect(first, alice_session) == [{"user_id": bob.pk, "status": Status.ONLINE, "last_seen": None}]
+            online = next_frame(bob_ws, ServerFrame.PRESENCE)
+            assert online["data"] == {"user_id": alice.pk, "status": Status.ONLINE, "last_seen": None}
+
+            with open_socket(server) as second:  # a second tab: no event either way
+                connect(second, alice_session)
+                server.wait_for_log(f"User {alice.pk} authenticated and connected", count=2)
+            server.wait_for_log(f"Connection closed for user {alice.pk}")
+            send_frame(first, ClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "p1"})
+            assert next_event(bob_ws, ServerFrame.PRESENCE, ServerFrame.MESSAGE_NEW)["type"] == ServerFrame.MESSAGE_NEW
+
+        offline = next_frame(bob_ws, ServerFrame.PRESENCE)["data"]
+        assert (offline["user_id"], offline["status"]) == (alice.pk, Status.OFFLINE)
+        assert offline["last_seen"] is not None
+
+        send_frame(carol_ws, ClientFrame.PING, {}, "barrier")
+        assert next_event(carol_ws, ServerFrame.PRESENCE, ServerFrame.PONG)["type"] == ServerFrame.PONG
+
+    assert LastSeen.objects.filter(user=alice).exists()
+
+
+def test_the_snapshot_and_rest_show_who_is_online(daphne_server, alice, bob, carol, alice_bob, login):
+    server = daphne_server()
+    with open_socket(server) as alice_ws:
+        connect(alice_ws, login(alice))
+        server.wait_for_log(f"User {alice.pk} authenticated and connected")
+
+        with open_socket(server) as bob_ws:
+            [entry] = connect(bob_ws, login(bob))
+            assert entry == {"user_id": alice.pk, "status": Status.ONLINE, "last_seen": None}
+
+        # REST reads the live store of the server process: the test's own client cannot, so ask daphne.
+        request = urllib.request.Request(
+            f"{server.http_url}/api/presence/?user={alice.pk}", headers={"Authorization": f"Bearer {login(carol).token}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.loads(response.read()) == []  # carol may not see alice
+
+
+def test_a_clean_stop_records_last_seen_at_once(daphne_server, alice, bob, alice_bob, login):
+    server = daphne_server()
+    with open_socket(server) as alice_ws:
+        connect(alice_ws, login(alice))
+        server.wait_for_log(f"User {alice.pk} authenticated and connected")
+        server.stop()  # SIGTERM: daphne cancels its consumers without a disconnect
+
+    assert LastSeen.objects.filter(user=alice).exists()
+
+
+@pytest.fixture
+def redis_required():
+    require_redis()
+
+
+def test_with_redis_presence_crosses_processes_and_a_killed_process_leaves_no_ghost(
+    redis_required, daphne_server, alice, bob, alice_bob, login
+):
+    one, two = daphne_server(DEDWEN_PRESENCE_TTL="1"), daphne_server(DEDWEN_PRESENCE_TTL="1")
+    alice_session = login(alice)
+    with open_socket(two) as bob_ws, open_socket(one) as alice_ws:
+        connect(bob_ws, login(bob))
+        connect(alice_ws, alice_session)
+        assert next_frame(bob_ws, ServerFrame.PRESENCE)["data"]["status"] == Status.ONLINE
+
+        with open_socket(two) as alice_again:  # her second socket, on the other process
+            assert connect(alice_again, alice_session) == [{"user_id": bob.pk, "status": Status.ONLINE, "last_seen": None}]
+        two.wait_for_log(f"Connection closed for user {alice.pk}")
+
+        one.process.kill()  # SIGKILL: no cleanup; only its lease running out can end alice's presence
+        offline = next_frame(bob_ws, ServerFrame.PRESENCE, timeout=GHOST_WAIT)["data"]
+        assert (offline["user_id"], offline["status"]) == (alice.pk, Status.OFFLINE)
+
+    with open_socket(two) as bob_ws:
+        assert connect(bob_ws, login(bob)) == [
+            {"user_id": alice.pk, "status": Status.OFFLINE, "last_seen": offline["last_seen"]}
+        ]
+
+
+def test_with_redis_a_clean_stop_turns_its_users_offline_long_before_the_ttl(
+    redis_required, daphne_server, alice, bob, alice_bob, login
+):
+    one, two = daphne_server(), daphne_server()  # the default 60 s TTL: only the clean stop can be this quick
+    with open_socket(two) as bob_ws, open_socket(one) as alice_ws:
+        connect(bob_ws, login(bob))
+        connect(alice_ws, login(alice))
+        assert next_frame(bob_ws, ServerFrame.PRESENCE)["data"]["status"] == Status.ONLINE
+
+        one.stop()  # SIGTERM
+
+        offline = next_frame(bob_ws, ServerFrame.PRESENCE, timeout=10)["data"]
+        assert (offline["user_id"], offline["status"]) == (alice.pk, Status.OFFLINE)
