@@ -293,7 +293,7 @@ export class RealtimeClient extends EventTarget {
     if (this.timers.retry !== undefined) this.connect();
   }
 
-  toLogin(code) {
+  async toLogin(code) {
     this.stopped = true;
     this.clearTimers();
     storeToken(null);
@@ -302,6 +302,11 @@ export class RealtimeClient extends EventTarget {
     this.socket = null;
     if (socket) socket.close(1000);
     const event = this.emit("logout", { code }, true);
+    if (code !== CLOSE_FORBIDDEN) {
+      // The session may still look valid to the login page, which would send us straight back here:
+      // end it, so the login page is where the user stays.
+      await api("/api/auth/logout/", { method: "POST" }).catch(() => null);
+    }
     if (!event.defaultPrevented) {
       const next = encodeURIComponent(location.pathname + location.search);
       location.assign(`${this.options.loginUrl}?next=${next}`);

@@ -71,6 +71,19 @@ def test_revoking_the_device_in_the_admin_logs_the_page_out_without_reconnecting
     a.page.get_by_label("Username").wait_for()  # the session is over too: the login form, not the inbox
 
 
+def test_the_page_refreshes_its_token_on_the_open_socket_before_it_expires(web, alice):
+    server = web.server(DEDWEN_ACCESS_TOKEN_LIFETIME="3")
+    a = web.log_in(server, alice)
+    first = a.stored_token()
+
+    a.wait_for_log(LOG_AUTHENTICATED, count=3)  # the login's, then two re-authentications
+
+    assert len(a.sockets) == 1
+    assert not [line for line in a.console if line.startswith("[Messaging] WebSocket closed")]
+    assert a.stored_token() != first
+    assert a.state() == "connected"
+
+
 def test_a_tampered_token_costs_one_4401_and_one_refresh(web, alice):
     server = web.server()
     a = web.log_in(server, alice)
