@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -20,6 +21,14 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "unavailable"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    """The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
 def _message(detail) -> str:
     if isinstance(detail, list) and detail:
         return _message(detail[0])
@@ -30,7 +39,9 @@ def _message(detail) -> str:
 
 
 def exception_handler(exc, context):
-    """Shape DRF's errors as {"error": {...}} and turn a lost database into 503."""
+    """Shape DRF's errors as {"error": {...}}; a lost database is 503, an oversized body 413."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", type(exc).__name__)
         exc = ServiceUnavailable()

@@ -137,7 +137,7 @@ def _revoked(session: Session) -> str:
 
 
 def _inactive(session: Session) -> str:
-    Device.objects.filter(pk=session.device.pk)  # the device stays live: only the user changes
+    # An update, not save(): the device stays live, so only the user's state can refuse the token.
     type(session.device.user).objects.filter(pk=session.device.user_id).update(is_active=False)
     return session.token
 

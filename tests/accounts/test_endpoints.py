@@ -200,3 +200,33 @@ def test_the_schema_is_openapi_3_and_names_every_accounts_path(db):
     )
     login = schema["paths"]["/api/auth/login/"]["post"]
     assert {"200", "401", "429"} <= set(login["responses"])
+
+
+def test_two_concurrent_uses_of_one_refresh_token_have_exactly_one_winner(transactional_db, alice):
+    import threading
+
+    from django.db import connections
+
+    from accounts.services import RefreshRefused, rotate_refresh_token
+    from tests.support.cast import mint_device
+
+    refresh_token = mint_device(alice).refresh
+    start, outcomes = threading.Barrier(2, timeout=10), []
+
+    def use_it():
+        try:
+            start.wait()
+            rotate_refresh_token(raw=refresh_token)
+            outcomes.append("rotated")
+        except RefreshRefused:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=use_it) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["refused", "rotated"]

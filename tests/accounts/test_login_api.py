@@ -133,3 +133,11 @@ def test_an_inactive_user_cannot_log_in(alice):
     response = post_login(APIClient(), {"username": "alice", "password": PASSWORD})
     assert response.status_code == 401
     assert not Device.objects.exists()
+
+
+def test_an_oversized_body_is_a_413_json_error(alice):
+    body = '{"username": "alice", "password": "%s"}' % ("x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
+    response = APIClient().post(LOGIN, body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    assert not Device.objects.exists()
