@@ -40,10 +40,8 @@ class IssuedTokens:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """Return the client's IP address: the peer's, or behind DEDWEN_PROXY_COUNT proxies the one the outermost saw.
-
-    Device records and django-axes (AXES_CLIENT_IP_CALLABLE) both use it, so the throttle counts per client.
-    """
+    """Return the client's IP address: the peer's, or behind DEDWEN_PROXY_COUNT proxies the one the outermost saw."""
+    # Device records and django-axes (AXES_CLIENT_IP_CALLABLE) both use it: the throttle counts per client.
     proxies = settings.DEDWEN_PROXY_COUNT
     if proxies:
         hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]

@@ -11,14 +11,14 @@ LOCKOUT_MESSAGE = "Too many failed logins. Try again later."
 
 
 class FailureCountingHandler(AxesDatabaseHandler):
-    """Record a failure without turning it into a lockout: the lockout starts with the next attempt.
+    """Count a failed login without locking out on it: the lockout starts with the next attempt."""
 
-    Axes answers the failure that reaches the limit with its lockout; the contract wants that failure
-    to be an ordinary 401 and only later attempts refused, whatever their password. Axes' backend
-    still refuses every attempt once the recorded failures reach the limit.
-    """
-
+    # Axes answers the failure that reaches the limit with its lockout; the contract wants that failure
+    # to be an ordinary 401. Axes' backend still refuses, before any password check, every attempt made
+    # once the recorded failures reach the limit (with AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT off
+    # it flags those itself, which is how they are told apart here).
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs) -> None:
+        """Record the failure; keep the request locked out only if axes' backend refused it."""
         refused_before = getattr(request, "axes_locked_out", False)
         super().user_login_failed(sender, credentials, request, **kwargs)
         if request is not None and not refused_before:
