@@ -7,10 +7,26 @@ import logging
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from dedwen import strictjson
+
 logger = logging.getLogger("dedwen.api")
+
+
+class StrictJSONParser(JSONParser):
+    """Parse request bodies as strict JSON (no NaN, bounded nesting, no lone surrogates): 400 otherwise."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", "utf-8")
+        try:
+            return strictjson.loads(stream.read().decode(encoding))
+        except UnicodeDecodeError:
+            raise exceptions.ParseError("The request body is not valid UTF-8.") from None
+        except strictjson.StrictJSONError as exc:
+            raise exceptions.ParseError(f"The request body is not strict JSON: {exc}.") from None
 
 
 class ServiceUnavailable(exceptions.APIException):

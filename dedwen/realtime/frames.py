@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Any
 
-MAX_DEPTH = 32
-MAX_REF_LENGTH = 128
+from dedwen import strictjson
 
-# A JSON string literal (unrolled loop: linear, no backtracking), and the brackets outside them.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKETS = re.compile(r"[\[\]{}]")
+MAX_REF_LENGTH = 128
 
 
 class BadFrame(ValueError):
@@ -34,28 +28,12 @@ class Frame:
     ref: str | None
 
 
-def _refuse_constant(name: str) -> Any:
-    raise BadFrame(f"{name} is not JSON")
-
-
-def nesting_depth(text: str) -> int:
-    """Return how deeply arrays and objects nest in JSON text, without recursing."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return 0  # cannot be deeper than the limit: skip the scan
-    brackets = _BRACKETS.findall(_STRING.sub("", text))
-    return max(accumulate((1 if b in "[{" else -1 for b in brackets), initial=0))
-
-
 def parse_frame(text: str) -> Frame:
     """Parse a text frame strictly, or raise BadFrame."""
-    if nesting_depth(text) > MAX_DEPTH:
-        raise BadFrame(f"nesting deeper than {MAX_DEPTH} levels")
     try:
-        content = json.loads(text, parse_constant=_refuse_constant)
-    except BadFrame:
-        raise
-    except (ValueError, RecursionError):  # JSONDecodeError, and ints over the int/str digit limit
-        raise BadFrame("not valid JSON") from None
+        content = strictjson.loads(text)
+    except strictjson.StrictJSONError as exc:
+        raise BadFrame(str(exc)) from None
     if not isinstance(content, dict):
         raise BadFrame("a frame must be a JSON object")
     ref = content.get("ref")

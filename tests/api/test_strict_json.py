@@ -1,0 +1,58 @@
+"""Every body a client sends is parsed as strict JSON, over REST and WebSocket alike."""
+
+import pytest
+
+from dedwen import strictjson
+from dedwen.realtime.frames import BadFrame, parse_frame
+
+NOT_STRICT = {
+    "NaN": '{"body": NaN}',
+    "Infinity": '{"body": -Infinity}',
+    "5000-deep nesting": "[" * 5000 + "]" * 5000,
+    "33-deep nesting": '{"a":' * 33 + "1" + "}" * 33,
+    "5000-digit integer": '{"n": ' + "9" * 5000 + "}",
+    "lone surrogate": '{"body": "a\\ud800b"}',
+    "truncated": '{"body": "x"',
+}
+
+
+@pytest.mark.parametrize("text", NOT_STRICT.values(), ids=NOT_STRICT.keys())
+def test_strict_loads_refuses_what_python_json_lets_through_or_crashes_on(text):
+    with pytest.raises(strictjson.StrictJSONError):
+        strictjson.loads(text)
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ('{"a": "\\ud83d\\ude00"}', {"a": "\U0001f600"}),  # a surrogate pair is one character
+        ('{"a":' * 32 + "1" + "}" * 32, None),
+        ('"]]]][[[["', "]]]][[[["),  # brackets inside strings do not nest
+    ],
+)
+def test_strict_loads_accepts_valid_json(text, value):
+    parsed = strictjson.loads(text)
+    if value is not None:
+        assert parsed == value
+
+
+@pytest.mark.parametrize("text", NOT_STRICT.values(), ids=NOT_STRICT.keys())
+def test_a_frame_that_is_not_strict_json_is_a_bad_frame(text):
+    with pytest.raises(BadFrame):
+        parse_frame(text)
+
+
+@pytest.mark.parametrize("text", NOT_STRICT.values(), ids=NOT_STRICT.keys())
+def test_rest_answers_400_json_to_a_body_that_is_not_strict_json(alice, login, text):
+    client = login(alice).bearer()
+    response = client.post("/api/conversations/", data=text, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_login_refuses_a_body_that_is_not_strict_json(db):
+    from rest_framework.test import APIClient
+
+    response = APIClient().post("/api/auth/login/", data="[" * 5000, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
