@@ -332,15 +332,28 @@ async def open_pairs(target: Target, world, count: int) -> Pairs:
     return Pairs(senders, receivers, convs)
 
 
+async def _drain(count, expected: int, *, quiet: float, cap: float = 60.0) -> None:
+    """Wait until `count()` reaches `expected`, or nothing more arrived for `quiet` seconds (or `cap`).
+
+    A slow server is waited for as long as it keeps delivering: what never arrives is lost, not late.
+    """
+    end = now() + cap
+    last, last_change = count(), now()
+    while count() < expected and now() < end and now() - last_change < quiet:
+        await asyncio.sleep(0.02)
+        if count() != last:
+            last, last_change = count(), now()
+
+
 def _typing_text(conversation_id: int) -> str:
     return json.dumps({"type": "typing", "data": {"conversation_id": conversation_id}}, separators=(",", ":"))
 
 
-async def relay(pairs: Pairs, *, rate: float | None, duration: float, window: int = 8, drain: float = 5.0) -> dict:
+async def relay(pairs: Pairs, *, rate: float | None, duration: float, window: int = 8, drain: float = 3.0) -> dict:
     """Typing point to point over the pairs: at a fixed total rate, or (rate None) as fast as they go.
 
     A receiver matches each `typing` with the oldest send on its pair (order is kept per socket);
-    whatever has not arrived `drain` seconds after the last send counts as lost.
+    whatever has not arrived once nothing more arrives for `drain` seconds counts as lost.
     """
     n = len(pairs.senders)
     sent_at = [deque() for _ in range(n)]
@@ -394,9 +407,7 @@ async def relay(pairs: Pairs, *, rate: float | None, duration: float, window: in
     except ConnectionClosed:
         pass
     send_end = now()
-    drain_deadline = send_end + drain
-    while len(latencies) < sent[0] and now() < drain_deadline:
-        await asyncio.sleep(0.02)
+    await _drain(lambda: len(latencies), sent[0], quiet=drain)
     for conn in pairs.receivers:
         conn.on_frame = None
     span = (max(delivered_at) - t0) if delivered_at else None
@@ -486,7 +497,7 @@ async def fanout(members: list[Conn], *, conversation_id: int, size: int, events
     }
 
 
-async def flood(target: Target, world, *, pairs: int, per_pair: int, drain: float = 10.0) -> dict:
+async def flood(target: Target, world, *, pairs: int, per_pair: int, drain: float = 3.0) -> dict:
     """Every pair's sender sends `per_pair` typing frames as fast as it can; count what arrives and every close."""
     p = await open_pairs(target, world, pairs)
     received = [0] * pairs
@@ -512,11 +523,7 @@ async def flood(target: Target, world, *, pairs: int, per_pair: int, drain: floa
 
     await asyncio.gather(*(blast(i) for i in range(pairs)))
     total = pairs * per_pair
-    deadline = now() + drain
-    while sum(received) < total and now() < deadline:
-        if all(c.close_code is not None for c in p.receivers):
-            break
-        await asyncio.sleep(0.05)
+    await _drain(lambda: sum(received), total, quiet=drain)
     elapsed = now() - t0
     got = sum(received)
     await asyncio.sleep(0.2)

@@ -231,7 +231,7 @@ async def run_server(name: str, target: Target, world: worlds.World, prof: Profi
         await step("message_max", lambda: client.measured(server, client.message_send(pairs, in_flight_pairs=world.pairs, duration=prof.message_seconds)))
     if "fanout" in plan:
         t_open = time.monotonic()
-        members, failed = await client.open_many(target, [world.fanout_user(i) for i in range(world.fanout_members)], concurrency=10, limit=60)
+        members, failed = await client.open_many(target, [world.fanout_user(i) for i in range(world.fanout_members)], concurrency=10, limit=45)
         await client.settle(server, limit=60)
         # Opening the members is not a measured workload, but on dedwen each join announces presence
         # to every other member (N joins -> N^2 presence frames): its time and failures are recorded.
@@ -260,16 +260,18 @@ async def run_server(name: str, target: Target, world: worlds.World, prof: Profi
         async def idle():
             extra = {}
 
-            async def at_checkpoint(n: int) -> None:
+            async def at_checkpoint(n: int, held: int | None = None) -> None:
                 if n == prof.idle_relay_at and "relay" in plan:
                     p = await client.open_pairs(target, world, world.pairs)
                     extra[f"relay_{prof.relay_idle_rate}_idle"] = await client.measured(
                         server, client.relay(p, rate=prof.relay_idle_rate, duration=prof.relay_seconds)
                     )
-                    extra[f"relay_{prof.relay_idle_rate}_idle"]["idle_sockets"] = n
+                    extra[f"relay_{prof.relay_idle_rate}_idle"]["idle_sockets"] = n if held is None else held
                     await client.close_all(p.all)
 
-            result, conns = await client.ramp_idle(target, checkpoints=list(prof.idle), concurrency=prof.concurrency, at_checkpoint=at_checkpoint, limit=45)
+            result, conns = await client.ramp_idle(target, checkpoints=list(prof.idle), concurrency=prof.concurrency, at_checkpoint=at_checkpoint, limit=40)
+            if not extra and conns and "relay" in plan:  # the ramp stopped short: measure with what it holds
+                await at_checkpoint(prof.idle_relay_at, held=len(conns))
             for conn in conns:
                 conn.abort()
             await client.settle(server, limit=30)
