@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -12,12 +12,13 @@ from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts import services
 from accounts.authentication import DeviceSessionAuthentication
-from accounts.selectors import request_device
+from accounts.selectors import request_device, search_users
 from accounts.serializers import (
     AccessTokenResponseSerializer,
     LoginResponseSerializer,
     LoginSerializer,
     RefreshResponseSerializer,
+    UserRefSerializer,
     UserSerializer,
 )
 from accounts.throttling import lockout_response
@@ -93,3 +94,18 @@ class MeView(APIView):
     @extend_schema(responses={200: UserSerializer})
     def get(self, request):
         return Response(_user_body(request.user))
+
+
+class UserSearchView(APIView):
+    """Find people to talk to by username (at most 10, the caller excluded)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="part of a username (1-150 characters)")],
+        responses={200: UserRefSerializer(many=True)},
+    )
+    def get(self, request):
+        query = request.query_params.get("q", "").strip()[:150]
+        if not query:
+            return Response([])
+        users = search_users(query=query, exclude=request.user)
+        return Response([{"id": user.pk, "username": user.get_username()} for user in users])

@@ -8,4 +8,5 @@ urlpatterns = [
     path("auth/token/refresh/", api.RefreshView.as_view(), name="api-token-refresh"),
     path("auth/logout/", api.LogoutView.as_view(), name="api-logout"),
     path("me/", api.MeView.as_view(), name="api-me"),
+    path("users/", api.UserSearchView.as_view(), name="api-user-search"),
 ]

@@ -23,6 +23,11 @@ class UserSerializer(serializers.Serializer):
     email = serializers.EmailField(read_only=True)
 
 
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+
+
 class DeviceRefSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import directory, views
+from accounts import views
 
 app_name = "accounts"
 
@@ -10,5 +10,4 @@ urlpatterns = [
     path("devices/", views.devices_view, name="devices"),
     path("devices/<int:device_id>/revoke/", views.revoke_device_view, name="revoke-device"),
     path("password/", views.password_change_view, name="password"),
-    path("users/", directory.UserSearchView.as_view(), name="user-search"),
 ]

@@ -117,7 +117,7 @@ function setUpStart() {
     }
     let people;
     try {
-      people = await api(`/accounts/users/?q=${encodeURIComponent(query)}`);
+      people = await api(`/api/users/?q=${encodeURIComponent(query)}`);
     } catch (error) {
       if (ticket === latest) status.textContent = error.message;
       return;

@@ -118,23 +118,6 @@ def test_a_wrong_current_password_changes_nothing(alice):
     assert alice.check_password(PASSWORD)
 
 
-@pytest.mark.parametrize("query", ["", "   "])
-def test_the_user_search_needs_a_query(alice, query):
-    assert logged_in(alice).get("/accounts/users/", {"q": query}).json() == []
-
-
-def test_the_user_search_finds_active_people_but_not_the_caller(alice, bob, carol):
-    get_user_model().objects.create_user(username="bobby", password=PASSWORD, is_active=False)
-    get_user_model().objects.create_user(username="rob", password=PASSWORD)
-    found = logged_in(alice).get("/accounts/users/", {"q": "OB"}).json()
-    assert found == [{"id": bob.pk, "username": "bob"}, {"id": found[1]["id"], "username": "rob"}]
-    assert logged_in(alice).get("/accounts/users/", {"q": "alice"}).json() == []
-
-
-def test_the_user_search_needs_a_login(db):
-    assert Client().get("/accounts/users/", {"q": "a"}).status_code in (401, 403)
-
-
 def test_pages_load_nothing_from_other_sites():
     """No CDN: every asset is served by the app, so the pages work offline."""
     for path in [*REPO.joinpath("templates").rglob("*.html"), *REPO.joinpath("static").rglob("*.*")]:
