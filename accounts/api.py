@@ -18,7 +18,7 @@ from accounts.serializers import (
     LoginResponseSerializer,
     LoginSerializer,
     RefreshResponseSerializer,
-    UserRefSerializer,
+    UserMatchSerializer,
     UserSerializer,
 )
 from accounts.throttling import lockout_response
@@ -101,7 +101,7 @@ class UserSearchView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("q", str, description="part of a username (1-150 characters)")],
-        responses={200: UserRefSerializer(many=True)},
+        responses={200: UserMatchSerializer(many=True)},
     )
     def get(self, request):
         query = request.query_params.get("q", "").strip()[:150]

@@ -23,7 +23,7 @@ class UserSerializer(serializers.Serializer):
     email = serializers.EmailField(read_only=True)
 
 
-class UserRefSerializer(serializers.Serializer):
+class UserMatchSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
 
