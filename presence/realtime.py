@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+from dedwen.realtime import db
 from dedwen.realtime.context import SocketContext
 from dedwen.realtime.protocol import ServerFrame
 from presence import runtime
-from presence.selectors import apresence_of
+from presence.selectors import Circle, asnapshot, circle_of
 from presence.stores import Transitions
 
 
 async def socket_opened(ctx: SocketContext) -> None:
-    """Count the socket as online and send it the presence snapshot (right after `authenticated`)."""
+    """Count the socket as online and send it the presence snapshot (right after `authenticated`).
+
+    One database call reads the contacts and every last_seen: the snapshot and, when this socket
+    made the user online, the announcement to the contacts are both built from it.
+    """
     store = runtime.running_store()
     came_online = await store.open(user_id=ctx.user_id, socket_id=ctx.channel_name)
+    circle: Circle | None = None
     try:
-        users = await apresence_of(store=store, viewer_id=ctx.user_id)
+        circle = await db.call(circle_of, user_id=ctx.user_id)
+        users = await asnapshot(store=store, circle=circle)
         await ctx.send_frame(ServerFrame.PRESENCE_SNAPSHOT, {"users": users}, None)
     finally:
         if came_online:
-            await runtime.publish_transitions(store, Transitions(online={ctx.user_id}))
+            await runtime.publish_transitions(store, Transitions(online={ctx.user_id}), circle=circle)
 
 
 async def socket_closed(ctx: SocketContext) -> None:
-    """Stop counting the socket; the user turns offline when it was their last."""
+    """Stop counting the socket; the user turns offline when it was their last (only then is the database used)."""
     store = runtime.running_store()
     if await store.close(user_id=ctx.user_id, socket_id=ctx.channel_name):
         await runtime.publish_transitions(store, Transitions(offline={ctx.user_id}))

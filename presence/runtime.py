@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.utils import timezone
 
 from dedwen.realtime import db
+from dedwen.realtime.protocol import EVENT_FRAME, ServerFrame, user_group
+from dedwen.realtime.publish import agroup_send_all, encode_frame
 from presence import services
-from presence.selectors import Status
+from presence.selectors import Circle, Status, circle_of, presence_entry
 from presence.stores import PresenceStore, Transitions, get_store
 
 logger = logging.getLogger("dedwen.presence")
@@ -67,17 +71,21 @@ def forget_heartbeat() -> None:
             pass
 
 
-async def publish_transitions(store: PresenceStore, changes: Transitions) -> None:
+async def publish_transitions(store: PresenceStore, changes: Transitions, *, circle: Circle | None = None) -> None:
     """Tell watchers about transitions; then re-read the store and correct what a later transition overtook.
 
     Two processes publish independently, so an older event may arrive after a newer one. Each
     publisher re-reads the status after publishing and, if it changed meanwhile, publishes the
     current one: the last event a watcher receives always matches the store (docs/presence.md).
 
+    `circle` is what the socket that caused an online transition already read (its user's last_seen
+    and contacts), so announcing it needs no database call. Events are sent from the event loop,
+    each frame serialized once, after the database work they depend on has committed.
+
     It runs to the end even when its caller is cancelled (daphne cancels every consumer on SIGTERM):
     a database thread left publishing after the event loop stops would keep the process from exiting.
     """
-    task = asyncio.ensure_future(_publish_transitions(store, changes))
+    task = asyncio.ensure_future(_publish_transitions(store, changes, circle))
     _publishing.add(task)
     task.add_done_callback(_publishing.discard)
     try:
@@ -87,14 +95,17 @@ async def publish_transitions(store: PresenceStore, changes: Transitions) -> Non
         raise
 
 
-async def _publish_transitions(store: PresenceStore, changes: Transitions) -> None:
+async def _publish_transitions(store: PresenceStore, changes: Transitions, circle: Circle | None) -> None:
     published = {user_id: Status.OFFLINE for user_id in changes.offline}
     published.update({user_id: Status.ONLINE for user_id in changes.online})
     try:
         if changes.offline:
-            await db.call(services.record_offline, user_ids=sorted(changes.offline), at=timezone.now())
+            at = timezone.now()
+            watchers = await db.call(services.store_last_seen, user_ids=sorted(changes.offline), at=at)
+            for user_id, watcher_ids in sorted(watchers.items()):
+                await _send(user_id=user_id, status=Status.OFFLINE, last_seen=at, watcher_ids=watcher_ids)
         for user_id in sorted(changes.online):
-            await db.call(services.announce, user_id=user_id, status=Status.ONLINE)
+            await _announce(user_id=user_id, status=Status.ONLINE, circle=circle)
         for _ in range(_CORRECTION_ROUNDS):
             online = await store.online(user_ids=published)
             current = {user_id: Status.ONLINE if user_id in online else Status.OFFLINE for user_id in published}
@@ -102,9 +113,23 @@ async def _publish_transitions(store: PresenceStore, changes: Transitions) -> No
             if not published:
                 return
             for user_id, status in sorted(published.items()):
-                await db.call(services.announce, user_id=user_id, status=status)
+                await _announce(user_id=user_id, status=status)
     except db.Unavailable:
         logger.warning("presence: database unavailable; status changes of %d users not announced", len(published))
+
+
+async def _announce(*, user_id: int, status: Status, circle: Circle | None = None) -> None:
+    """Send the user's status with their stored last_seen; read both from the database unless `circle` has them."""
+    if circle is None or circle.user_id != user_id:
+        circle = await db.call(circle_of, user_id=user_id)
+    await _send(user_id=user_id, status=status, last_seen=circle.last_seen, watcher_ids=circle.contacts)
+
+
+async def _send(*, user_id: int, status: Status, last_seen: datetime | None, watcher_ids: Iterable[int]) -> None:
+    """Send one `presence` frame, serialized once, to each watcher's user group, from the event loop."""
+    text = encode_frame(ServerFrame.PRESENCE, presence_entry(user_id=user_id, status=status, last_seen=last_seen))
+    groups = [user_group(watcher_id) for watcher_id in sorted(watcher_ids)]
+    await agroup_send_all(groups, {"type": EVENT_FRAME, "text": text})
 
 
 async def shutdown() -> None:

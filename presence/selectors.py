@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from rest_framework.fields import DateTimeField
 
-from dedwen.realtime import db
-from messaging.selectors import contact_ids
+from messaging.models import Membership
+from messaging.selectors import active_memberships, contact_ids
 from presence.models import LastSeen
 from presence.stores import PresenceStore
 
@@ -28,6 +31,43 @@ def last_seen_of(*, user_ids: Iterable[int]) -> dict[int, datetime | None]:
     user_ids = list(user_ids)
     found = dict(LastSeen.objects.filter(user_id__in=user_ids).values_list("user_id", "at"))
     return {user_id: found.get(user_id) for user_id in user_ids}
+
+
+@dataclass(frozen=True)
+class Circle:
+    """A user, when they were last seen, and everyone sharing a conversation with them with theirs."""
+
+    user_id: int
+    last_seen: datetime | None
+    contacts: dict[int, datetime | None]
+
+
+def circle_of(*, user_id: int) -> Circle:
+    """Return the user's last_seen and their contacts' last_seen, in one query."""
+    conversations = active_memberships().filter(user_id=user_id).values("conversation_id")
+    members = active_memberships().filter(conversation_id__in=conversations).values("user_id")
+    rows = get_user_model().objects.filter(Q(pk=user_id) | Q(pk__in=members)).values_list("pk", "last_seen__at")
+    contacts = dict(rows)
+    return Circle(user_id=user_id, last_seen=contacts.pop(user_id, None), contacts=contacts)
+
+
+def contacts_of(*, user_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Return, for each of the users, the ids of those sharing a conversation with them, in one query."""
+    user_ids = list(user_ids)
+    found: dict[int, set[int]] = {user_id: set() for user_id in user_ids}
+    pairs = (
+        Membership.objects.filter(
+            left_at__isnull=True,
+            conversation__memberships__user_id__in=user_ids,
+            conversation__memberships__left_at__isnull=True,
+        )
+        .values_list("conversation__memberships__user_id", "user_id")
+        .distinct()
+    )
+    for user_id, contact_id in pairs:
+        if contact_id != user_id:
+            found[user_id].add(contact_id)
+    return found
 
 
 def visible_last_seen(*, viewer_id: int, user_ids: Iterable[int] | None = None) -> dict[int, datetime | None]:
@@ -53,10 +93,9 @@ def presence_for(*, store: PresenceStore, viewer_id: int, user_ids: Iterable[int
     return _entries(seen, async_to_sync(store.online)(user_ids=list(seen)))
 
 
-async def apresence_of(*, store: PresenceStore, viewer_id: int) -> list[dict[str, Any]]:
-    """Return the presence of every user the viewer may see, by id (from async code: the snapshot)."""
-    seen = await db.call(visible_last_seen, viewer_id=viewer_id)
-    return _entries(seen, await store.online(user_ids=seen))
+async def asnapshot(*, store: PresenceStore, circle: Circle) -> list[dict[str, Any]]:
+    """Return the presence of everyone in the user's circle, by id (the socket's snapshot)."""
+    return _entries(circle.contacts, await store.online(user_ids=circle.contacts))
 
 
 def _entries(seen: dict[int, datetime | None], online: set[int]) -> list[dict[str, Any]]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from dedwen.realtime.protocol import ServerFrame, user_group
+from messaging import services as services_of_messaging
 from presence import services
 from presence.models import LastSeen
-from presence.selectors import Status, visible_last_seen
+from presence.selectors import Circle, Status, circle_of, contacts_of, visible_last_seen
+from tests.support.cast import make_user
 from tests.support.messaging import direct
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -74,3 +76,40 @@ def test_only_users_sharing_a_conversation_are_visible(alice, bob, carol):
     assert visible_last_seen(viewer_id=alice.pk) == {bob.pk: AT}
     assert visible_last_seen(viewer_id=alice.pk, user_ids=[bob.pk, carol.pk, alice.pk, 999999]) == {bob.pk: AT}
     assert visible_last_seen(viewer_id=carol.pk) == {}
+
+
+def test_a_circle_is_the_users_last_seen_and_their_contacts_in_one_query(
+    alice, bob, carol, django_assert_num_queries
+):
+    direct(alice, bob)
+    group = services_of_messaging.create_conversation(creator=alice, participant_ids=[carol.pk], title="g").conversation
+    services_of_messaging.leave_conversation(user=carol, conversation=group)
+    stranger = make_user("dave")
+    LastSeen.objects.create(user=alice, at=AT)
+
+    with django_assert_num_queries(1):
+        circle = circle_of(user_id=alice.pk)
+
+    assert circle == Circle(user_id=alice.pk, last_seen=AT, contacts={bob.pk: None})
+    assert stranger.pk not in circle.contacts
+
+
+def test_the_contacts_of_several_users_come_in_one_query(alice, bob, carol, django_assert_num_queries):
+    direct(alice, bob)
+    direct(bob, carol)
+
+    with django_assert_num_queries(1):
+        found = contacts_of(user_ids=[alice.pk, bob.pk, carol.pk])
+
+    assert found == {alice.pk: {bob.pk}, bob.pk: {alice.pk, carol.pk}, carol.pk: {bob.pk}}
+
+
+def test_storing_last_seen_names_who_must_be_told_and_skips_deleted_users(alice, bob, carol):
+    direct(alice, bob)
+    gone = carol.pk
+    carol.delete()
+
+    watchers = services.store_last_seen(user_ids=[alice.pk, gone], at=AT)
+
+    assert watchers == {alice.pk: {bob.pk}}
+    assert list(LastSeen.objects.values_list("user_id", "at")) == [(alice.pk, AT)]

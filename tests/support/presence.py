@@ -4,19 +4,29 @@
         store = make_store()
     def test_y(redis_stores):        # Redis only: each call is another "process" on the same keys
         a, b = redis_stores(), redis_stores(ttl=0.5)
+    async def test_z(presence_socket, db_calls, announcements):   # the consumer's hooks, no server
+        socket = presence_socket(alice)
+        await socket_opened(socket.ctx)
+        assert db_calls.names == ["circle_of"]
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import os
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
 
+from dedwen.realtime import db
+from dedwen.realtime.context import SocketContext
 from presence import runtime
 from presence.stores import PresenceStore, set_store
 from presence.stores.memory import InProcessPresenceStore
@@ -147,3 +157,88 @@ async def redis_proxy():
     yield proxy
     if proxy._server is not None and proxy._server.is_serving():
         await proxy.cut()
+
+
+_socket_numbers = itertools.count(1)
+
+
+@dataclass
+class PresenceSocket:
+    """One authenticated socket of a user as presence sees it, recording the frames sent to it."""
+
+    user: Any
+    channel_name: str = field(default_factory=lambda: f"test.presence.{next(_socket_numbers)}")
+    sent: list[dict] = field(default_factory=list)
+
+    @property
+    def ctx(self) -> SocketContext:
+        return SocketContext(
+            user_id=self.user.pk,
+            username=self.user.get_username(),
+            device_id=0,
+            channel_name=self.channel_name,
+            send_frame=self._send_frame,
+        )
+
+    async def _send_frame(self, frame_type, data, ref=None) -> None:
+        self.sent.append({"type": str(frame_type), "data": data})
+
+
+@pytest.fixture
+def presence_socket() -> type[PresenceSocket]:
+    """Return the PresenceSocket class: `presence_socket(alice)` is another socket of alice's."""
+    return PresenceSocket
+
+
+@dataclass
+class DbCalls:
+    """The functions run through `dedwen.realtime.db.call`, by name, in order."""
+
+    names: list[str] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.names.clear()
+
+
+@pytest.fixture
+def db_calls(monkeypatch) -> DbCalls:
+    """Record every database call (thread hop) made through `db.call`."""
+    calls = DbCalls()
+    real_call = db.call
+
+    async def recording_call(fn, /, *args, **kwargs):
+        calls.names.append(getattr(fn, "__name__", repr(fn)))
+        return await real_call(fn, *args, **kwargs)
+
+    monkeypatch.setattr(db, "call", recording_call)
+    return calls
+
+
+@dataclass
+class Announcements:
+    """The presence events runtime sent from the event loop: (group, decoded frame), in order."""
+
+    sent: list[tuple[str, dict]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    def groups(self) -> list[str]:
+        return [group for group, _ in self.sent]
+
+    def frames(self) -> list[dict]:
+        return [frame for _, frame in self.sent]
+
+
+@pytest.fixture
+def announcements(monkeypatch) -> Announcements:
+    """Record what presence sends to groups from the event loop (and still send it)."""
+    recorded = Announcements()
+    real_send = runtime.agroup_send_all
+
+    async def recording_send(groups, event):
+        groups = list(groups)
+        recorded.texts.append(event["text"])
+        recorded.sent.extend((group, json.loads(event["text"])) for group in groups)
+        await real_send(groups, event)
+
+    monkeypatch.setattr(runtime, "agroup_send_all", recording_send)
+    return recorded

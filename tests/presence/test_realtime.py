@@ -1,0 +1,110 @@
+"""The consumer's presence hooks: what a socket opening or closing costs, sends and stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from dedwen.realtime.protocol import ServerFrame, user_group
+from presence.models import LastSeen
+from presence.realtime import socket_closed, socket_opened
+from presence.selectors import Status
+from tests.support.cast import make_user
+from tests.support.messaging import direct
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+AT_TEXT = "2026-01-02T03:04:05Z"
+
+
+@pytest.fixture
+def contacts(alice, bob, carol):
+    """alice shares a direct conversation with bob and one with carol; alice and bob were seen at AT."""
+    direct(alice, bob)
+    direct(alice, carol)
+    LastSeen.objects.create(user=alice, at=AT)
+    LastSeen.objects.create(user=bob, at=AT)
+
+
+def presence_of(user, status: Status, last_seen: str | None) -> dict:
+    return {"user_id": user.pk, "status": status, "last_seen": last_seen}
+
+
+async def test_the_first_socket_reads_the_database_once_and_tells_each_contact_once(
+    alice, bob, carol, contacts, presence_socket, db_calls, announcements
+):
+    phone = presence_socket(alice)
+
+    await socket_opened(phone.ctx)
+
+    assert db_calls.names == ["circle_of"]
+    assert phone.sent == [
+        {
+            "type": ServerFrame.PRESENCE_SNAPSHOT,
+            "data": {"users": [presence_of(bob, Status.OFFLINE, AT_TEXT), presence_of(carol, Status.OFFLINE, None)]},
+        }
+    ]
+    assert sorted(announcements.groups()) == sorted([user_group(bob.pk), user_group(carol.pk)])
+    assert len(announcements.texts) == 1  # serialized once for every watcher
+    assert {frame["type"] for frame in announcements.frames()} == {ServerFrame.PRESENCE}
+    assert [frame["data"] for frame in announcements.frames()] == [presence_of(alice, Status.ONLINE, AT_TEXT)] * 2
+
+
+async def test_a_second_socket_opening_and_closing_announces_nothing_and_closing_it_needs_no_database(
+    alice, bob, contacts, presence_socket, db_calls, announcements
+):
+    phone, laptop, bobs = presence_socket(alice), presence_socket(alice), presence_socket(bob)
+    await socket_opened(bobs.ctx)
+    await socket_opened(phone.ctx)
+    db_calls.clear()
+    announcements.sent.clear()
+
+    await socket_opened(laptop.ctx)
+
+    assert db_calls.names == ["circle_of"]  # its own snapshot, nothing else
+    [snapshot] = laptop.sent
+    assert presence_of(bob, Status.ONLINE, AT_TEXT) in snapshot["data"]["users"]
+
+    await socket_closed(laptop.ctx)
+
+    assert db_calls.names == ["circle_of"]
+    assert announcements.sent == []
+    assert (await sync_to_async(LastSeen.objects.get)(user=alice)).at == AT  # alice is still online
+
+
+async def test_the_last_socket_closing_stores_last_seen_and_tells_each_contact_in_one_database_call(
+    alice, bob, carol, contacts, presence_socket, db_calls, announcements
+):
+    phone = presence_socket(alice)
+    await socket_opened(phone.ctx)
+    db_calls.clear()
+    announcements.sent.clear()
+
+    await socket_closed(phone.ctx)
+
+    assert db_calls.names == ["store_last_seen"]
+    stored = (await sync_to_async(LastSeen.objects.get)(user=alice)).at
+    assert stored > AT
+    assert sorted(announcements.groups()) == sorted([user_group(bob.pk), user_group(carol.pk)])
+    [offline] = {frame["data"]["last_seen"] for frame in announcements.frames()}
+    assert datetime.fromisoformat(offline) == stored
+    assert {(frame["data"]["user_id"], frame["data"]["status"]) for frame in announcements.frames()} == {
+        (alice.pk, Status.OFFLINE)
+    }
+
+
+async def test_a_user_sharing_no_conversation_gets_an_empty_snapshot_and_tells_nobody(
+    alice, bob, contacts, presence_socket, db_calls, announcements
+):
+    dave = await sync_to_async(make_user)("dave")
+    socket = presence_socket(dave)
+
+    await socket_opened(socket.ctx)
+    await socket_closed(socket.ctx)
+
+    assert socket.sent == [{"type": ServerFrame.PRESENCE_SNAPSHOT, "data": {"users": []}}]
+    assert db_calls.names == ["circle_of", "store_last_seen"]
+    assert announcements.sent == []
