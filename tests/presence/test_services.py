@@ -113,3 +113,15 @@ def test_storing_last_seen_names_who_must_be_told_and_skips_deleted_users(alice,
 
     assert watchers == {alice.pk: {bob.pk}}
     assert list(LastSeen.objects.values_list("user_id", "at")) == [(alice.pk, AT)]
+
+
+def test_a_circle_names_a_contact_of_several_conversations_once_and_keeps_a_loners_last_seen(alice, bob, carol):
+    direct(alice, bob)
+    services_of_messaging.create_conversation(creator=alice, participant_ids=[bob.pk, carol.pk], title="g")
+    LastSeen.objects.create(user=bob, at=AT)
+    LastSeen.objects.create(user=carol, at=AT)
+    loner = make_user("dave")
+    LastSeen.objects.create(user=loner, at=AT)
+
+    assert circle_of(user_id=alice.pk) == Circle(user_id=alice.pk, last_seen=None, contacts={bob.pk: AT, carol.pk: AT})
+    assert circle_of(user_id=loner.pk) == Circle(user_id=loner.pk, last_seen=AT, contacts={})
