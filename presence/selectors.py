@@ -76,20 +76,27 @@ def _circle_sql() -> str:
 
 
 def contacts_of(*, user_ids: Iterable[int]) -> dict[int, set[int]]:
-    """Return, for each of the users, the ids of those sharing a conversation with them, in one query."""
-    user_ids = list(user_ids)
+    """Return, for each of the users, the ids of those sharing a conversation with them, in one query.
+
+    Every offline transition runs it; written out for the same reason as `circle_of`.
+    """
+    user_ids = list(dict.fromkeys(user_ids))
     found: dict[int, set[int]] = {user_id: set() for user_id in user_ids}
-    pairs = (
-        Membership.objects.filter(
-            left_at__isnull=True,
-            conversation__memberships__user_id__in=user_ids,
-            conversation__memberships__left_at__isnull=True,
+    if not user_ids:
+        return found
+    membership = connection.ops.quote_name(Membership._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(user_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT DISTINCT mine.user_id, theirs.user_id
+            FROM {membership} mine JOIN {membership} theirs ON theirs.conversation_id = mine.conversation_id
+            WHERE mine.user_id IN ({placeholders}) AND mine.left_at IS NULL
+                AND theirs.left_at IS NULL AND theirs.user_id <> mine.user_id
+            """,
+            user_ids,
         )
-        .values_list("conversation__memberships__user_id", "user_id")
-        .distinct()
-    )
-    for user_id, contact_id in pairs:
-        if contact_id != user_id:
+        for user_id, contact_id in cursor.fetchall():
             found[user_id].add(contact_id)
     return found
 
