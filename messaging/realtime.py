@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -21,6 +23,47 @@ from messaging.serializers import (
 )
 
 SYNC_BATCH = 200  # messages read from the database per query while replaying
+PARTICIPANTS_TTL = 5.0  # seconds a conversation's participant list is trusted for `typing` (docs/protocol.md)
+PARTICIPANTS_CACHED = 10_000  # conversations whose participants a process keeps at most
+
+
+class ParticipantCache:
+    """Participant ids of recently used conversations, each trusted for `ttl` seconds; the oldest go first.
+
+    Used on the event loop only, so `typing` reaches the database once per conversation per `ttl`.
+    """
+
+    def __init__(self, *, ttl: float, size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self._entries: OrderedDict[int, tuple[float, tuple[int, ...]]] = OrderedDict()
+
+    def get(self, conversation_id: int) -> tuple[int, ...] | None:
+        """Return the cached participants of a conversation in joining order, or None when unknown or expired."""
+        entry = self._entries.get(conversation_id)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock():
+            del self._entries[conversation_id]
+            return None
+        return entry[1]
+
+    def put(self, conversation_id: int, participant_ids: list[int]) -> tuple[int, ...]:
+        """Remember a conversation's participants for `ttl` seconds, dropping the oldest entry when full."""
+        participants = tuple(participant_ids)
+        self._entries.pop(conversation_id, None)
+        self._entries[conversation_id] = (self.clock() + self.ttl, participants)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return participants
+
+    def clear(self) -> None:
+        """Forget every conversation."""
+        self._entries.clear()
+
+
+participants = ParticipantCache(ttl=PARTICIPANTS_TTL, size=PARTICIPANTS_CACHED)
 
 
 def _user(ctx: SocketContext):
@@ -38,50 +81,65 @@ def _valid(serializer_class: type[serializers.Serializer], data: Mapping[str, An
     return serializer.validated_data
 
 
-async def _conversation(ctx: SocketContext, conversation_id: int):
-    try:
-        return await db.call(selectors.access_conversation, user=_user(ctx), conversation_id=conversation_id)
-    except selectors.ConversationNotFound:
-        raise FrameError(ErrorCode.NOT_FOUND, "No such conversation.") from None
+def _send(*, sender, conversation_id: int, body: str, client_id: str) -> services.Sent:
+    """Check access and store the message (one trip to the database thread)."""
+    conversation = selectors.access_conversation(user=sender, conversation_id=conversation_id)
+    return services.send_message(sender=sender, conversation=conversation, body=body, client_id=client_id)
 
 
 async def message_send(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
     """Store a message and acknowledge it; every participant's sockets get `message.new`."""
     form = _valid(MessageSendFrameSerializer, data)
-    conversation = await _conversation(ctx, form["conversation_id"])
     try:
         sent = await db.call(
-            services.send_message,
-            sender=_user(ctx),
-            conversation=conversation,
-            body=form["body"],
-            client_id=form["client_id"],
+            _send, sender=_user(ctx), conversation_id=form["conversation_id"], body=form["body"], client_id=form["client_id"]
         )
+    except selectors.ConversationNotFound:
+        raise FrameError(ErrorCode.NOT_FOUND, "No such conversation.") from None
     except services.ClientIdReused as exc:
         raise FrameError(ErrorCode.INVALID, str(exc)) from None
     await ctx.send_frame(ServerFrame.ACK, {"message": MessageSerializer(sent.message).data}, ref)
 
 
+def _read(*, user, conversation_id: int, message_id: int) -> None:
+    """Check access, find the message and move the marker (one trip to the database thread)."""
+    conversation = selectors.access_conversation(user=user, conversation_id=conversation_id)
+    message = selectors.conversation_message(conversation=conversation, message_id=message_id)
+    services.mark_read(user=user, conversation=conversation, message=message)
+
+
 async def message_read(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
     """Move the read marker; the other participants get `message.read`."""
     form = _valid(MessageReadFrameSerializer, data)
-    conversation = await _conversation(ctx, form["conversation_id"])
     try:
-        message = await db.call(selectors.conversation_message, conversation=conversation, message_id=form["message_id"])
+        await db.call(_read, user=_user(ctx), conversation_id=form["conversation_id"], message_id=form["message_id"])
+    except selectors.ConversationNotFound:
+        raise FrameError(ErrorCode.NOT_FOUND, "No such conversation.") from None
     except selectors.MessageNotFound:
         raise FrameError(ErrorCode.NOT_FOUND, "No such message in this conversation.") from None
-    await db.call(services.mark_read, user=_user(ctx), conversation=conversation, message=message)
     if ref is not None:
-        await ctx.send_frame(ServerFrame.ACK, {"conversation_id": conversation.pk, "message_id": message.pk}, ref)
+        await ctx.send_frame(ServerFrame.ACK, {"conversation_id": form["conversation_id"], "message_id": form["message_id"]}, ref)
+
+
+async def _participants(ctx: SocketContext, conversation_id: int) -> tuple[int, ...]:
+    """Return a conversation's participants from the cache, or from the database (refusing a non-participant)."""
+    cached = participants.get(conversation_id)
+    if cached is not None and ctx.user_id in cached:
+        return cached
+    try:
+        found = await db.call(selectors.conversation_participant_ids, user=_user(ctx), conversation_id=conversation_id)
+    except selectors.ConversationNotFound:
+        raise FrameError(ErrorCode.NOT_FOUND, "No such conversation.") from None
+    return participants.put(conversation_id, found)
 
 
 async def typing(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
-    """Tell the other participants that the user is typing."""
-    form = _valid(TypingFrameSerializer, data)
-    conversation = await _conversation(ctx, form["conversation_id"])
-    await db.call(services.typing, user=_user(ctx), conversation=conversation)
+    """Tell the other participants that the user is typing (no database trip while the participants are cached)."""
+    conversation_id = _valid(TypingFrameSerializer, data)["conversation_id"]
+    participant_ids = await _participants(ctx, conversation_id)
+    services.typing(user=_user(ctx), conversation_id=conversation_id, participant_ids=participant_ids)
     if ref is not None:
-        await ctx.send_frame(ServerFrame.ACK, {"conversation_id": conversation.pk}, ref)
+        await ctx.send_frame(ServerFrame.ACK, {"conversation_id": conversation_id}, ref)
 
 
 async def sync(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:

@@ -53,6 +53,18 @@ def participant_ids(*, conversation: Conversation) -> list[int]:
     return list(active_memberships().filter(conversation=conversation).order_by("id").values_list("user_id", flat=True))
 
 
+def conversation_participant_ids(*, user: AbstractBaseUser, conversation_id: int) -> list[int]:
+    """Return the current participants of a conversation the user takes part in; raise ConversationNotFound otherwise."""
+    if not 0 < conversation_id <= MAX_ID:
+        raise ConversationNotFound(conversation_id)
+    found = list(
+        active_memberships().filter(conversation_id=conversation_id).order_by("id").values_list("user_id", flat=True)
+    )
+    if user.pk not in found:
+        raise ConversationNotFound(conversation_id)
+    return found
+
+
 def conversation_message(*, conversation: Conversation, message_id: int) -> Message:
     """Return a message of the conversation; raise MessageNotFound when it is not there."""
     if not 0 < message_id <= MAX_ID:

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dedwen.realtime.protocol import ServerFrame
-from dedwen.realtime.publish import publish_frame
+from dedwen.realtime.publish import publish_frame, publish_frame_now
 from messaging import selectors
 from messaging.models import Conversation, Membership, Message, Notification
 from messaging.serializers import MessageSerializer, notification_frame_data
@@ -192,12 +192,15 @@ def mark_read(*, user: AbstractBaseUser, conversation: Conversation, message: Me
     return bool(moved)
 
 
-def typing(*, user: AbstractBaseUser, conversation: Conversation) -> None:
-    """Tell the other participants that the user is typing; nothing is stored."""
-    publish_frame(
-        user_ids=_others(conversation=conversation, user=user),
+def typing(*, user: AbstractBaseUser, conversation_id: int, participant_ids: Iterable[int]) -> None:
+    """Tell the other participants (named by the caller, who checked access) that the user is typing.
+
+    Nothing is stored and the database is not read, so this may run on the event loop.
+    """
+    publish_frame_now(
+        user_ids=[user_id for user_id in participant_ids if user_id != user.pk],
         frame_type=ServerFrame.TYPING,
-        data={"conversation_id": conversation.pk, "user_id": user.pk},
+        data={"conversation_id": conversation_id, "user_id": user.pk},
     )
 
 
@@ -214,7 +217,7 @@ def notify_users(*, user_ids: list[int], kind: str, text: str, data: dict[str, A
     """Store the same notification for several users and push each theirs, with their unread count."""
     if not user_ids:
         return []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside send_message's transaction: no savepoint round trips
         notifications = Notification.objects.bulk_create(
             Notification(user_id=user_id, kind=kind, text=text[:500], data=data or {}) for user_id in user_ids
         )

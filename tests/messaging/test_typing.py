@@ -1,0 +1,115 @@
+"""`typing` without the database in the steady state: participants are cached for a few seconds."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from dedwen.realtime.protocol import ClientFrame, ErrorCode, FrameError, ServerFrame, user_group
+from messaging import realtime, selectors, services
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TYPING = realtime.HANDLERS[ClientFrame.TYPING]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Give the typing handler a fresh participant cache that runs on a hand-moved clock."""
+    clock = Clock()
+    monkeypatch.setattr(realtime, "participants", realtime.ParticipantCache(ttl=5.0, size=100, clock=clock))
+    return clock
+
+
+@pytest.fixture
+def lookups(monkeypatch):
+    """Count the participant reads that reach the database."""
+    calls: list[int] = []
+    real = selectors.conversation_participant_ids
+
+    def counted(*, user, conversation_id):
+        calls.append(conversation_id)
+        return real(user=user, conversation_id=conversation_id)
+
+    monkeypatch.setattr(selectors, "conversation_participant_ids", counted)
+    return calls
+
+
+@pytest.fixture
+def trio(alice, bob, carol):
+    """A group of alice, bob and carol."""
+    return services.create_conversation(creator=alice, participant_ids=[bob.pk, carol.pk], title="trio").conversation
+
+
+def typing_frame(conversation, user) -> dict:
+    return {"type": ServerFrame.TYPING, "data": {"conversation_id": conversation.pk, "user_id": user.pk}}
+
+
+async def test_typing_again_within_the_ttl_reads_the_participants_once(alice, bob, alice_bob, fake_socket, broadcasts, clock, lookups):
+    socket = fake_socket(alice)
+    with broadcasts() as sent:
+        for _ in range(3):
+            await TYPING(socket.ctx, {"conversation_id": alice_bob.pk}, None)
+            clock.now += 1
+    assert sent.frames(user_group(bob.pk)) == [typing_frame(alice_bob, alice)] * 3
+    assert sent.groups() == [user_group(bob.pk)] * 3
+    assert lookups == [alice_bob.pk]
+
+
+async def test_a_non_participant_is_refused_even_when_the_conversation_is_cached(alice, carol, alice_bob, fake_socket, broadcasts, clock, lookups):
+    await TYPING(fake_socket(alice).ctx, {"conversation_id": alice_bob.pk}, None)
+    with broadcasts() as sent:
+        with pytest.raises(FrameError) as refusal:
+            await TYPING(fake_socket(carol).ctx, {"conversation_id": alice_bob.pk}, "t")
+    assert refusal.value.code == ErrorCode.NOT_FOUND
+    assert sent.sent == []
+    assert lookups == [alice_bob.pk, alice_bob.pk]  # carol's check went to the database
+
+
+async def test_someone_who_left_may_still_type_for_at_most_the_ttl(alice, bob, carol, trio, fake_socket, broadcasts, clock, lookups):
+    carols = fake_socket(carol)
+    await TYPING(carols.ctx, {"conversation_id": trio.pk}, None)
+    assert await sync_to_async(services.leave_conversation)(user=carol, conversation=trio)
+    clock.now += 4.9
+    with broadcasts() as sent:
+        await TYPING(carols.ctx, {"conversation_id": trio.pk}, None)  # the cached list still names her
+    assert sent.groups() == [user_group(alice.pk), user_group(bob.pk)]
+    clock.now += 0.1
+    with broadcasts() as sent:
+        with pytest.raises(FrameError) as refusal:
+            await TYPING(carols.ctx, {"conversation_id": trio.pk}, None)
+    assert refusal.value.code == ErrorCode.NOT_FOUND
+    assert sent.sent == []
+    with broadcasts() as sent:
+        await TYPING(fake_socket(alice).ctx, {"conversation_id": trio.pk}, "a")
+    assert sent.groups() == [user_group(bob.pk)]  # carol no longer hears it
+    assert lookups == [trio.pk, trio.pk, trio.pk]
+
+
+async def test_typing_is_acknowledged_when_it_carries_a_ref(alice, alice_bob, fake_socket, clock):
+    socket = fake_socket(alice)
+    await TYPING(socket.ctx, {"conversation_id": alice_bob.pk}, "t1")
+    await TYPING(socket.ctx, {"conversation_id": alice_bob.pk}, None)
+    assert socket.sent == [{"type": ServerFrame.ACK, "data": {"conversation_id": alice_bob.pk}, "ref": "t1"}]
+
+
+def test_the_cache_keeps_at_most_its_size_dropping_the_least_recently_stored():
+    clock = Clock()
+    cache = realtime.ParticipantCache(ttl=5.0, size=2, clock=clock)
+    cache.put(1, [10, 11])
+    cache.put(2, [20])
+    cache.put(3, [30])
+    assert cache.get(1) is None
+    assert cache.get(2) == (20,) and cache.get(3) == (30,)
+    clock.now += 5.0
+    assert cache.get(2) is None and cache.get(3) is None

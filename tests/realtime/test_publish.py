@@ -1,0 +1,131 @@
+"""Publishing after commit: the database thread hands events to the event loop, which sends them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+
+import pytest
+from asgiref.sync import SyncToAsync
+from channels.layers import get_channel_layer
+
+from dedwen.realtime import db, publish
+from dedwen.realtime.protocol import EVENT_FRAME, ServerFrame, user_group
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WAIT = 5.0  # seconds: the bound on every wait
+
+
+async def member_of(group: str) -> str:
+    """Return a fresh channel of the configured layer, added to a group."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    return channel
+
+
+async def received_ids(channel: str, count: int) -> list[int]:
+    """Receive `count` message.new frames on a channel (bounded wait) and return their message ids."""
+    layer = get_channel_layer()
+    ids = []
+    for _ in range(count):
+        event = await asyncio.wait_for(layer.receive(channel), timeout=WAIT)
+        ids.append(json.loads(event["text"])["data"]["message"]["id"])
+    return ids
+
+
+def publish_new_messages(ids: range, user_id: int) -> None:
+    """Publish one message.new per id, each as a service does after its own commit."""
+    for message_id in ids:
+        publish.publish_frame(
+            user_ids=[user_id], frame_type=ServerFrame.MESSAGE_NEW, data={"conversation_id": 1, "message": {"id": message_id}}
+        )
+
+
+async def test_events_published_from_the_database_thread_arrive_in_publishing_order(monkeypatch):
+    layer = get_channel_layer()
+    real_group_send = layer.group_send
+    ids = range(1, 31)
+
+    async def uneven_group_send(group, message):
+        # Earlier events take longer (more turns of the loop): sends that overlapped would arrive reversed.
+        for _ in range(ids.stop - json.loads(message["text"])["data"]["message"]["id"]):
+            await asyncio.sleep(0)
+        await real_group_send(group, message)
+
+    channel = await member_of(user_group(901))
+    monkeypatch.setattr(layer, "group_send", uneven_group_send)
+    await db.call(publish_new_messages, ids, 901)
+    assert await received_ids(channel, len(ids)) == list(ids)
+
+
+async def test_the_database_thread_does_not_wait_for_the_channel_layer(monkeypatch):
+    layer = get_channel_layer()
+    real_group_send = layer.group_send
+    release = asyncio.Event()
+
+    async def held_group_send(group, message):
+        await release.wait()
+        await real_group_send(group, message)
+
+    channel = await member_of(user_group(902))
+    monkeypatch.setattr(layer, "group_send", held_group_send)
+    # Were the database thread waiting for the send, this would never return (the send waits for us).
+    await asyncio.wait_for(db.call(publish_new_messages, range(5, 7), 902), timeout=WAIT)
+    release.set()
+    assert await received_ids(channel, 2) == [5, 6]
+
+
+async def test_a_failing_send_is_logged_and_the_next_ones_still_go_out(monkeypatch, caplog):
+    layer = get_channel_layer()
+    real_group_send = layer.group_send
+
+    async def first_fails(group, message):
+        if json.loads(message["text"])["data"]["message"]["id"] == 1:
+            raise ConnectionError("layer down")
+        await real_group_send(group, message)
+
+    channel = await member_of(user_group(903))
+    monkeypatch.setattr(layer, "group_send", first_fails)
+    await db.call(publish_new_messages, range(1, 3), 903)
+    assert await received_ids(channel, 1) == [2]
+    assert "live event to user.903 not sent: ConnectionError" in caplog.text
+
+
+def sent_from_here(monkeypatch) -> list[list[str]]:
+    """Record every group send (as the list of its groups) made through publish's layer call."""
+    sent: list[list[str]] = []
+
+    async def recording_send_all(groups, event):
+        sent.append(list(groups))
+
+    monkeypatch.setattr(publish, "agroup_send_all", recording_send_all)
+    return sent
+
+
+def test_without_an_event_loop_the_caller_sends_and_waits(monkeypatch):
+    sent = sent_from_here(monkeypatch)
+    publish_new_messages(range(1, 2), 904)
+    assert sent == [[user_group(904)]]  # already sent when the call returned
+
+
+def test_a_thread_whose_event_loop_has_stopped_sends_itself_instead_of_hanging(monkeypatch):
+    sent = sent_from_here(monkeypatch)
+    stopped = asyncio.new_event_loop()
+    done = threading.Event()
+
+    def database_thread_at_shutdown():
+        SyncToAsync.threadlocal.main_event_loop = stopped
+        SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
+        publish._send_now([user_group(905)], {"type": EVENT_FRAME, "text": "{}"})
+        done.set()
+
+    thread = threading.Thread(target=database_thread_at_shutdown, daemon=True)
+    thread.start()
+    thread.join(timeout=WAIT)
+    stopped.close()
+    assert done.is_set(), "the send waited on a stopped event loop"
+    assert sent == [[user_group(905)]]
