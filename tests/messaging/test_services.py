@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dedwen.realtime.protocol import ServerFrame, user_group
-from messaging import services
+from messaging import realtime, services
 from messaging.models import Conversation, Message, Notification
 from tests.support.messaging import direct, send
 
@@ -83,3 +83,11 @@ def test_a_long_message_is_previewed_in_its_notification(alice, bob, alice_bob):
 def test_a_direct_conversation_cannot_be_left(alice, alice_bob):
     with pytest.raises(services.CannotLeave):
         services.leave_conversation(user=alice, conversation=alice_bob)
+
+
+def test_a_new_message_with_its_access_check_takes_a_fixed_number_of_queries(alice, bob, carol, django_assert_num_queries):
+    group = services.create_conversation(creator=alice, participant_ids=[bob.pk, carol.pk], title="g").conversation
+    # access, the earlier-send check, the insert, the activity (two updates), the participants,
+    # the notifications and their unread counts; plus the savepoint pair of the test's transaction
+    with django_assert_num_queries(10):
+        realtime._send(sender=alice, conversation_id=group.pk, body="hi", client_id="q-1")
