@@ -123,6 +123,16 @@ class Session:
     other_device: Device
 
 
+def session_of(mine, theirs) -> Session:
+    """Build the builders' material from two minted devices (tests.support.cast.mint_device)."""
+    return Session(
+        token=mine.token,
+        refresh=mine.refresh,
+        device=Device.objects.select_related("user").get(pk=mine.device.pk),
+        other_device=Device.objects.get(pk=theirs.device.pk),
+    )
+
+
 @dataclass(frozen=True)
 class BadToken:
     name: str

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import Device
 from accounts.tokens import TokenRejected, authenticate_access_token
-from tests.accounts.bad_tokens import BAD_TOKENS, BadToken, Session
+from tests.accounts.bad_tokens import BAD_TOKENS, BadToken, session_of
 
 
 @pytest.fixture
 def session(alice, bob, device_of):
-    """Alice logged in, plus a live device of bob's to forge against."""
-    mine, theirs = device_of(alice), device_of(bob)
-    return Session(
-        token=mine.token,
-        refresh=mine.refresh,
-        device=Device.objects.select_related("user").get(pk=mine.device_id),
-        other_device=Device.objects.get(pk=theirs.device_id),
-    )
+    """Alice's valid tokens and device, plus a live device of bob's to forge against."""
+    return session_of(device_of(alice), device_of(bob))
 
 
 def test_a_valid_access_token_names_its_user_and_device(session):

@@ -29,7 +29,7 @@ from dedwen.realtime.protocol import (
     user_group,
 )
 from dedwen.realtime.publish import encode_frame
-from tests.accounts.bad_tokens import BAD_TOKENS, BadToken, Session, claims_of
+from tests.accounts.bad_tokens import BAD_TOKENS, BadToken, session_of, claims_of
 from tests.support.realtime import encode, socket_client
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
@@ -62,13 +62,8 @@ async def orm(fn, *args, **kwargs):
 
 @pytest.fixture
 def session(alice, bob, device_of):
-    mine, theirs = device_of(alice), device_of(bob)
-    return Session(
-        token=mine.token,
-        refresh=mine.refresh,
-        device=Device.objects.select_related("user").get(pk=mine.device_id),
-        other_device=Device.objects.get(pk=theirs.device_id),
-    )
+    """Alice's valid tokens and device, plus a live device of bob's to forge against."""
+    return session_of(device_of(alice), device_of(bob))
 
 
 # Handshake ----------------------------------------------------------------------------------------
