@@ -74,7 +74,7 @@ def test_each_login_is_a_new_device(alice, login):
     "content_type, payload",
     [
         ("application/x-www-form-urlencoded", f"username=alice&password={PASSWORD}"),
-        ("multipart/form-data; boundary=xyz", f'--xyz\r\nContent-Disposition: form-data; name="username"\r\n\r\nalice\r\n--xyz--\r\n'),
+        ("multipart/form-data; boundary=xyz", '--xyz\r\nContent-Disposition: form-data; name="username"\r\n\r\nalice\r\n--xyz--\r\n'),
         ("text/plain", '{"username": "alice", "password": "%s"}' % PASSWORD),
     ],
 )

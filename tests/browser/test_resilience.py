@@ -5,7 +5,6 @@ from __future__ import annotations
 import mimetypes
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from accounts.models import Device
 from tests.support.browser import LOG_AUTHENTICATED, closed_log, off_loop

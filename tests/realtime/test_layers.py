@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -21,10 +22,14 @@ async def test_a_group_send_reaches_every_member_and_only_them():
     layer = get_channel_layer()
     member, other = await layer.new_channel(), await layer.new_channel()
     await layer.group_add(user_group(1), member)
-    await layer.group_send(user_group(1), {"type": EVENT_FRAME, "text": "x"})
-    await layer.group_send(user_group(2), {"type": EVENT_FRAME, "text": "y"})
-    assert await layer.receive(member) == {"type": EVENT_FRAME, "text": "x"}
+    await layer.group_add(user_group(2), other)
+    await layer.group_send(user_group(2), {"type": EVENT_FRAME, "text": "for 2"})
+    await layer.group_send(user_group(1), {"type": EVENT_FRAME, "text": "for 1"})
+    # Each receives its own group's event first: the other group's, sent earlier, never reached it.
+    assert await asyncio.wait_for(layer.receive(member), 5) == {"type": EVENT_FRAME, "text": "for 1"}
+    assert await asyncio.wait_for(layer.receive(other), 5) == {"type": EVENT_FRAME, "text": "for 2"}
     await layer.group_discard(user_group(1), member)
+    await layer.group_discard(user_group(2), other)
 
 
 def test_without_redis_the_layer_is_in_process(settings):
