@@ -56,17 +56,25 @@ def client_ip(request: HttpRequest) -> str | None:
 def log_in(*, request: HttpRequest, user: AbstractBaseUser, client_id: str = "") -> IssuedTokens:
     """Start a session for the user (new key) and a device for this login, and mint its tokens."""
     with transaction.atomic():
-        auth.login(request, user)
-        device = Device.objects.create(
-            user=user,
-            client_id=client_id[:100],
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
-            ip_address=client_ip(request),
-        )
-        request.session[SESSION_DEVICE_KEY] = device.pk
+        request.dedwen_login_client_id = client_id
+        auth.login(request, user)  # user_logged_in -> accounts.signals.record_login_device -> start_device
+        device = request.dedwen_device
         refresh = DeviceRefreshToken.for_device(device)
     logger.info("user %s logged in on device %s", user.pk, device.pk)
     return IssuedTokens(device=device, access=refresh.access_token, refresh=refresh)
+
+
+def start_device(*, request: HttpRequest, user: AbstractBaseUser, client_id: str = "") -> Device:
+    """Record the device of a login that just happened, and bind the session to it."""
+    device = Device.objects.create(
+        user=user,
+        client_id=client_id[:100],
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+        ip_address=client_ip(request),
+    )
+    request.session[SESSION_DEVICE_KEY] = device.pk
+    request.dedwen_device = device
+    return device
 
 
 class RefreshRefused(Exception):

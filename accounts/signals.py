@@ -4,6 +4,7 @@ close the live sockets of a device that is deleted (with its user, say)."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
@@ -50,3 +51,13 @@ def close_deleted_device(sender, instance, **kwargs) -> None:
     """Close a deleted live device's sockets, as a revocation would."""
     if instance.revoked_at is None:
         publish_device_revoked(device_ids=[instance.pk])
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.record_login_device")
+def record_login_device(sender, request=None, user=None, **kwargs) -> None:
+    """Give every login a device, whichever view performed it (the API, the form, the admin's)."""
+    if request is None or not hasattr(request, "session"):
+        return
+    from accounts.services import start_device
+
+    start_device(request=request, user=user, client_id=getattr(request, "dedwen_login_client_id", ""))

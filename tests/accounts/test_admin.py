@@ -34,7 +34,9 @@ def test_the_device_list_shows_user_device_info_dates_and_status(admin_client, a
     device = device_of(alice, client_id="phone-1").device
     response = admin_client.get(DEVICES)
 
-    assert listed(response) == [device]
+    # Newest first: alice's device, then the one the admin's own login created.
+    assert [(d, d.user.username) for d in listed(response)][0] == (device, "alice")
+    assert [d.user.username for d in listed(response)] == ["alice", "root"]
     changelist = response.context["cl"]
     assert {"user", "client_id", "user_agent", "ip_address", "created_at", "last_used_at", "status"} <= set(
         changelist.list_display
@@ -51,7 +53,8 @@ def test_the_device_list_filters_by_status_and_by_user(admin_client, alice, bob,
     live, dead, bobs = device_of(alice).device, device_of(alice).device, device_of(bob).device
     revoke_device(device=dead, reason=Device.RevokeReason.ADMIN)
 
-    assert listed(admin_client.get(DEVICES, {"status": "active"})) == [bobs, live]
+    admins = Device.objects.get(user__username="root")  # the admin's own login is a device too
+    assert listed(admin_client.get(DEVICES, {"status": "active"})) == [bobs, live, admins]
     assert listed(admin_client.get(DEVICES, {"status": "revoked"})) == [dead]
     assert set(listed(admin_client.get(DEVICES, {"user__id__exact": alice.pk}))) == {live, dead}
     assert "revoked (revoked by an administrator)" in admin_client.get(DEVICES, {"status": "revoked"}).content.decode()

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Device
 from accounts.services import revoke_device
+from tests.support.cast import PASSWORD
 from dedwen.realtime.protocol import EVENT_DEVICE_REVOKED, device_group
 
 TOKEN = "/api/auth/token/"
@@ -90,6 +91,22 @@ def test_the_token_endpoint_refuses_the_session_of_a_revoked_device(alice, login
     response = session.client.post(TOKEN, **csrf(session.client))
     assert response.status_code == 401
     assert session.client.get(ME).status_code == 401
+
+
+def test_an_admin_login_also_gets_a_device_that_mints_tokens(alice):
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
+    client = APIClient(enforce_csrf_checks=False, HTTP_USER_AGENT="admin browser")
+    response = client.post("/admin/login/?next=/admin/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 302
+
+    device = Device.objects.get(user=alice)
+    assert (device.user_agent, device.revoked_at) == ("admin browser", None)
+    client.get("/admin/")  # sets the CSRF cookie
+    token = client.post(TOKEN, **csrf(client)).json()["token"]
+    from accounts.tokens import authenticate_access_token
+
+    assert authenticate_access_token(token).device == device
 
 
 # --- /api/auth/token/refresh/ -------------------------------------------------------------------
