@@ -54,14 +54,20 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def log_in(*, request: HttpRequest, user: AbstractBaseUser, client_id: str = "") -> IssuedTokens:
-    """Start a session for the user (new key) and a device for this login, and mint its tokens."""
+    """Start a session and a device for this login, and mint the device's tokens (the JSON login)."""
     with transaction.atomic():
-        request.dedwen_login_client_id = client_id
-        auth.login(request, user)  # user_logged_in -> accounts.signals.record_login_device -> start_device
-        device = request.dedwen_device
+        device = log_in_session(request=request, user=user, client_id=client_id)
         refresh = DeviceRefreshToken.for_device(device)
-    logger.info("user %s logged in on device %s", user.pk, device.pk)
     return IssuedTokens(device=device, access=refresh.access_token, refresh=refresh)
+
+
+def log_in_session(*, request: HttpRequest, user: AbstractBaseUser, client_id: str = "") -> Device:
+    """Start a session (new key) and a device for this login; its page asks for access tokens later."""
+    request.dedwen_login_client_id = client_id
+    auth.login(request, user)  # user_logged_in -> accounts.signals.record_login_device -> start_device
+    device = request.dedwen_device
+    logger.info("user %s logged in on device %s", user.pk, device.pk)
+    return device
 
 
 def start_device(*, request: HttpRequest, user: AbstractBaseUser, client_id: str = "") -> Device:

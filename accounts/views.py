@@ -25,7 +25,7 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form):
-        services.log_in(request=self.request, user=form.get_user(), client_id="web")
+        services.log_in_session(request=self.request, user=form.get_user(), client_id="web")
         return HttpResponseRedirect(self.get_success_url())
 
 
