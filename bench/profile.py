@@ -1,6 +1,6 @@
 """Sample a server under test with py-spy while one workload runs, and summarize where its CPU went.
 
-Optional: used by `bin/bench --py-spy` when py-spy is installed (`pip install py-spy`; it needs ptrace).
+Used by `bin/bench --py-spy DIR` (py-spy comes with the bench extra; it needs ptrace).
 """
 
 from __future__ import annotations

@@ -30,11 +30,13 @@ REPO = launch.REPO
 PY = str(launch.VENV_BIN / "python")
 DAPHNE = str(launch.VENV_BIN / "daphne")
 UVICORN = str(launch.VENV_BIN / "uvicorn")
-SQLITE_DIR = Path("/tmp/dedwen-bench")
-REDIS_URL = "redis://127.0.0.1:6379/6"
-REDIS_PREFIX = "bench"
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-PG_URL = "postgres://postgres@127.0.0.1:5432/dedwen_bench"
+# Where a run keeps its files, database and Redis keys; the environment can move them so that runs
+# beside other work are isolated (BENCH_DIR, BENCH_PG_DB, BENCH_REDIS_URL, BENCH_REDIS_PREFIX).
+SQLITE_DIR = Path(os.environ.get("BENCH_DIR", "/tmp/dedwen-bench"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+REDIS_PREFIX = os.environ.get("BENCH_REDIS_PREFIX", "bench")
+PG_DB = os.environ.get("BENCH_PG_DB", "dedwen_bench")
+PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
 ALL_SERVERS = ["R", "B", "B-redis", "B-pubsub", "dedwen", "dedwen-redis", "dedwen-uvicorn"]
 DEFAULT_SERVERS = ALL_SERVERS[:-1]  # uvicorn is measured on request: --servers ...,dedwen-uvicorn
 
@@ -133,7 +135,7 @@ def clean_env() -> dict[str, str]:
 
 
 def flush_redis() -> None:
-    """Forget this suite's keys (DB 6, prefix bench) from a previous run."""
+    """Forget this suite's keys (REDIS_URL's database, REDIS_PREFIX) from a previous run."""
     import redis
 
     conn = redis.Redis.from_url(REDIS_URL)
@@ -145,10 +147,11 @@ def flush_redis() -> None:
 
 def ensure_pg_database() -> None:
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'dedwen_bench'").fetchone() is None:
-            conn.execute("CREATE DATABASE dedwen_bench")
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DB)))
 
 
 def seed_dedwen(name: str, world_path: Path, out: Path) -> dict:
@@ -348,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     prof = PROFILES[args.profile]
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    work = Path("/tmp/dedwen-bench") / "run"
+    work = SQLITE_DIR / "run"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     clean_env()
