@@ -36,8 +36,18 @@ def encode_frame(frame_type: ServerFrame, data: dict[str, Any], ref: str | None 
 
 
 async def agroup_send_all(groups: Iterable[str], event: dict[str, Any]) -> None:
-    """Send one event to several groups; a layer failure is logged, never raised (delivery is best effort)."""
+    """Send one event to several groups; a layer failure is logged, never raised (delivery is best effort).
+
+    Several groups go out in one call when the layer can (dedwen's layers: serialized once, pipelined).
+    """
     layer = get_channel_layer()
+    groups = list(groups)
+    if len(groups) > 1 and hasattr(layer, "group_send_many"):
+        try:
+            await layer.group_send_many(groups, event)
+        except Exception as exc:  # noqa: BLE001 - a down layer must not fail the change that was stored
+            logger.warning("live event to %d groups (%s, ...) not sent: %s: %s", len(groups), groups[0], type(exc).__name__, exc)
+        return
     for group in groups:
         try:
             await layer.group_send(group, event)

@@ -54,3 +54,18 @@ async def test_an_unreachable_redis_fails_the_call_instead_of_hanging(settings):
     layer = RedisPubSubChannelLayer(hosts=[{"address": "redis://127.0.0.1:1/0", "socket_connect_timeout": 1}])
     with pytest.raises((RedisConnectionError, OSError)):
         await layer.new_channel()
+
+
+async def test_one_event_sent_to_several_groups_reaches_the_members_of_each():
+    import asyncio
+
+    layer = get_channel_layer()
+    first, second = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(user_group(11), first)
+    await layer.group_add(user_group(12), second)
+    event = {"type": EVENT_FRAME, "text": "many"}
+    await layer.group_send_many([user_group(11), user_group(12), user_group(13)], event)
+    assert await asyncio.wait_for(layer.receive(first), timeout=5) == event
+    assert await asyncio.wait_for(layer.receive(second), timeout=5) == event
+    await layer.group_discard(user_group(11), first)
+    await layer.group_discard(user_group(12), second)

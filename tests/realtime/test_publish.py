@@ -129,3 +129,14 @@ def test_a_thread_whose_event_loop_has_stopped_sends_itself_instead_of_hanging(m
     stopped.close()
     assert done.is_set(), "the send waited on a stopped event loop"
     assert sent == [[user_group(905)]]
+
+
+async def test_a_send_to_several_groups_that_fails_is_logged_not_raised(monkeypatch, caplog):
+    layer = get_channel_layer()
+
+    async def layer_down(groups, message):
+        raise ConnectionError("layer down")
+
+    monkeypatch.setattr(layer, "group_send_many", layer_down)
+    await publish.agroup_send_all([user_group(906), user_group(907)], {"type": EVENT_FRAME, "text": "{}"})
+    assert "live event to 2 groups (user.906, ...) not sent: ConnectionError" in caplog.text
