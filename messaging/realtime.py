@@ -105,7 +105,7 @@ async def message_send(ctx: SocketContext, data: Mapping[str, Any], ref: str | N
         raise FrameError(ErrorCode.NOT_FOUND, "No such conversation.") from None
     except services.ClientIdReused as exc:
         raise FrameError(ErrorCode.INVALID, str(exc)) from None
-    await ctx.send_frame(ServerFrame.ACK, {"message": MessageSerializer(sent.message).data}, ref)
+    await ctx.send_frame(ServerFrame.ACK, {"message": sent.data}, ref)
 
 
 def _read(*, user, conversation_id: int, message_id: int) -> None:

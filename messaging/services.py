@@ -7,7 +7,7 @@ Every change is stored first; its live frames are published after the transactio
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -51,10 +51,22 @@ class Opened:
 
 @dataclass(frozen=True)
 class Sent:
-    """A message, and whether this call stored it (False: an earlier send with the same client_id)."""
+    """A message, whether this call stored it (False: an earlier send with the same client_id), and its shape.
+
+    `data` is the message as MessageSerializer shapes it, made once for `message.new` and the ack.
+    """
 
     message: Message
     created: bool
+    data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+_message_shape = MessageSerializer()  # one instance for every message: building its fields costs more than using them
+
+
+def _message_data(message: Message) -> dict[str, Any]:
+    """Return the message as MessageSerializer shapes it."""
+    return _message_shape.to_representation(message)
 
 
 def create_conversation(*, creator: AbstractBaseUser, participant_ids: Iterable[int], title: str = "") -> Opened:
@@ -129,16 +141,17 @@ def send_message(*, sender: AbstractBaseUser, conversation: Conversation, body: 
     """
     earlier = _sent_before(sender=sender, client_id=client_id, conversation=conversation)
     if earlier is not None:
-        return Sent(earlier, created=False)
+        return Sent(earlier, created=False, data=_message_data(earlier))
     try:
         with transaction.atomic():
             message = Message.objects.create(conversation=conversation, sender=sender, body=body, client_id=client_id)
             _record_activity(conversation=conversation, message=message)
             recipients = selectors.participant_ids(conversation=conversation)
+            data = _message_data(message)
             publish_frame(
                 user_ids=recipients,
                 frame_type=ServerFrame.MESSAGE_NEW,
-                data={"conversation_id": conversation.pk, "message": MessageSerializer(message).data},
+                data={"conversation_id": conversation.pk, "message": data},
             )
             notify_users(
                 user_ids=[user_id for user_id in recipients if user_id != sender.pk],
@@ -150,8 +163,8 @@ def send_message(*, sender: AbstractBaseUser, conversation: Conversation, body: 
         earlier = _sent_before(sender=sender, client_id=client_id, conversation=conversation)
         if earlier is None:
             raise
-        return Sent(earlier, created=False)
-    return Sent(message, created=True)
+        return Sent(earlier, created=False, data=_message_data(earlier))
+    return Sent(message, created=True, data=data)
 
 
 def _sent_before(*, sender: AbstractBaseUser, client_id: str, conversation: Conversation) -> Message | None:
