@@ -50,3 +50,17 @@ def test_a_refused_token_does_not_fall_back_to_the_session(alice, login):
     session = login(alice)
     response = session.client.get("/api/me/", HTTP_AUTHORIZATION="Bearer garbage")
     assert response.status_code == 401
+
+
+def test_the_validator_reads_the_device_and_its_user_as_the_orm_does_in_one_query(session, django_assert_num_queries):
+    from accounts.models import Device
+
+    expected = Device.objects.select_related("user").get(pk=session.device.pk)
+    with django_assert_num_queries(1):  # last_used_at is fresh: no touch
+        identity = authenticate_access_token(session.token)
+        user = identity.device.user  # loaded with the device, no further query
+    fields = [f.attname for f in Device._meta.concrete_fields]
+    user_fields = [f.attname for f in type(user)._meta.concrete_fields]
+    assert [getattr(identity.device, f) for f in fields] == [getattr(expected, f) for f in fields]
+    assert [getattr(user, f) for f in user_fields] == [getattr(expected.user, f) for f in user_fields]
+    assert user is identity.user and not identity.device._state.adding
