@@ -73,8 +73,9 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self._deadline = 0.0  # loop time: the auth timeout, then the token's expiry
         self._deadline_code = CloseCode.AUTH_TIMEOUT
         self._recheck_at = float("inf")
-        self._wake = asyncio.Event()
-        self._watchdog: asyncio.Task | None = None
+        # One loop timer per socket, not a task: it fires at the earlier of the deadline and the re-check.
+        self._timer: asyncio.TimerHandle | None = None
+        self._tick: asyncio.Task | None = None  # the timer's work, while it runs
 
     # ASGI plumbing ------------------------------------------------------------------------------
 
@@ -96,8 +97,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         except StopConsumer:
             pass
         finally:
-            if self._watchdog is not None:
-                self._watchdog.cancel()
+            self._stop_timer()
 
     async def dispatch(self, message):
         """Route ASGI and channel-layer messages through a fixed table (never by a name taken from them).
@@ -121,7 +121,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
             await self._close(CloseCode.UNAVAILABLE)
             return
         self._deadline = asyncio.get_running_loop().time() + settings.DEDWEN_WS_AUTH_TIMEOUT
-        self._watchdog = asyncio.create_task(self._watch())
+        self._arm()
 
     async def websocket_receive(self, message) -> None:
         """Check size and budget, parse strictly, then authenticate or dispatch."""
@@ -152,8 +152,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
     async def websocket_disconnect(self, message) -> None:
         """Tell presence, leave the groups, log, and stop."""
         self._closed = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        self._stop_timer()
         code = self._close_code if self._close_code is not None else message.get("code")
         if self._presence_ctx is not None:
             from presence import realtime as presence
@@ -273,7 +272,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         remaining = (expires_at - timezone.now()).total_seconds()
         self._deadline = asyncio.get_running_loop().time() + remaining
         self._deadline_code = CloseCode.UNAUTHORIZED
-        self._wake.set()
+        self._arm()
 
     # Frames after authentication ----------------------------------------------------------------
 
@@ -325,28 +324,42 @@ class SocketConsumer(AsyncWebsocketConsumer):
 
     # Timers -------------------------------------------------------------------------------------
 
-    async def _watch(self) -> None:
+    def _arm(self) -> None:
+        """Set the socket's timer for the earlier of its deadline (auth timeout, token expiry) and the device re-check."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._closed and self._tick is None:
+            self._timer = asyncio.get_running_loop().call_at(min(self._deadline, self._recheck_at), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self._closed:
+            self._tick = asyncio.get_running_loop().create_task(self._run_timer())
+
+    async def _run_timer(self) -> None:
         """Enforce the auth timeout, then the token's expiry, and re-check the device periodically."""
-        loop = asyncio.get_running_loop()
         try:
-            while not self._closed:
-                now = loop.time()
-                if now >= self._deadline:
-                    await self._close(self._deadline_code)
-                    return
-                if now >= self._recheck_at:
-                    await self._recheck_device()
-                    continue
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=min(self._deadline, self._recheck_at) - now)
-                except TimeoutError:
-                    pass
+            now = asyncio.get_running_loop().time()
+            if now >= self._deadline:
+                await self._close(self._deadline_code)
+            elif now >= self._recheck_at:
+                await self._recheck_device()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - a timer failure must not leave an unwatched socket open
             logger.exception("socket watchdog failed")
             await self._close(CloseCode.UNAVAILABLE)
+        finally:
+            self._tick = None
+        self._arm()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._tick is not None and self._tick is not asyncio.current_task():
+            self._tick.cancel()
 
     async def _recheck_device(self) -> None:
         """Close with 4403 when the device was revoked or its user deactivated (a lost event's backstop)."""
@@ -389,7 +402,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
             return
         self._closed = True
         self._close_code = int(code)
-        self._wake.set()
+        self._stop_timer()
         await self.close(code=int(code))
 
     _routes = {
