@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.support.cast",
     "tests.support.events",
+    "tests.support.services",
     "tests.support.server",
     "tests.support.realtime",
     "tests.support.messaging",

@@ -77,7 +77,7 @@ def test_a_client_that_missed_three_messages_recovers_exactly_those_in_order_wit
             assert frame == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": missed[-1]["id"]}, "ref": "sync-1"}
 
 
-def test_with_redis_delivery_crosses_daphne_processes(redis_layer, daphne_server, alice, bob, alice_bob, login):
+def test_with_redis_delivery_crosses_daphne_processes(redis_url, daphne_server, alice, bob, alice_bob, login):
     first, second = daphne_server(), daphne_server()
     alice_session, bob_session = login(alice), login(bob)
     with open_socket(first) as alice_ws, open_socket(second) as alice_other_ws, open_socket(second) as bob_ws:

@@ -41,9 +41,9 @@ def test_every_messaging_frame_has_a_handler():
 
 
 async def test_send_is_acknowledged_with_the_message_and_published_to_every_participant(
-    alice, bob, carol, alice_bob, fake_socket, broadcasts
+    alice, bob, carol, alice_bob, socket_of, broadcasts
 ):
-    socket = fake_socket(alice)
+    socket = socket_of(alice)
     with broadcasts() as sent:
         await SEND(socket.ctx, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "w-1"}, "r1")
     [ack] = socket.sent
@@ -57,8 +57,8 @@ async def test_send_is_acknowledged_with_the_message_and_published_to_every_part
     assert types(sent, carol) == []
 
 
-async def test_the_same_client_id_twice_stores_one_message_and_publishes_once(alice, alice_bob, fake_socket, broadcasts):
-    socket = fake_socket(alice)
+async def test_the_same_client_id_twice_stores_one_message_and_publishes_once(alice, alice_bob, socket_of, broadcasts):
+    socket = socket_of(alice)
     data = {"conversation_id": alice_bob.pk, "body": "once", "client_id": "dup"}
     with broadcasts() as sent:
         await SEND(socket.ctx, data, "first")
@@ -89,8 +89,8 @@ async def test_the_same_client_id_twice_stores_one_message_and_publishes_once(al
     ],
 )
 @override_settings(DEDWEN_MESSAGE_MAX_LENGTH=10)
-async def test_invalid_sends_are_refused_and_nothing_is_stored(alice, alice_bob, fake_socket, broadcasts, data):
-    socket = fake_socket(alice)
+async def test_invalid_sends_are_refused_and_nothing_is_stored(alice, alice_bob, socket_of, broadcasts, data):
+    socket = socket_of(alice)
     with broadcasts() as sent:
         refusal = await refused(SEND, socket, data)
     assert refusal.code == ErrorCode.INVALID
@@ -98,26 +98,26 @@ async def test_invalid_sends_are_refused_and_nothing_is_stored(alice, alice_bob,
     assert await count_messages() == 0
 
 
-async def test_carol_cannot_send_to_alice_and_bob(carol, alice_bob, fake_socket, broadcasts):
-    socket = fake_socket(carol)
+async def test_carol_cannot_send_to_alice_and_bob(carol, alice_bob, socket_of, broadcasts):
+    socket = socket_of(carol)
     with broadcasts() as sent:
         refusal = await refused(SEND, socket, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "c"})
     assert refusal.code == ErrorCode.NOT_FOUND
     assert sent.sent == [] and await count_messages() == 0
 
 
-async def test_sending_to_an_unknown_conversation_is_not_found(alice, fake_socket):
+async def test_sending_to_an_unknown_conversation_is_not_found(alice, socket_of):
     for conversation_id in (987654, 2**63 - 1):
-        refusal = await refused(SEND, fake_socket(alice), {"conversation_id": conversation_id, "body": "x", "client_id": "c"})
+        refusal = await refused(SEND, socket_of(alice), {"conversation_id": conversation_id, "body": "x", "client_id": "c"})
         assert refusal.code == ErrorCode.NOT_FOUND
 
 
-async def test_a_database_failure_while_sending_publishes_nothing(alice, alice_bob, fake_socket, broadcasts, monkeypatch):
+async def test_a_database_failure_while_sending_publishes_nothing(alice, alice_bob, socket_of, broadcasts, monkeypatch):
     def database_down(**fields):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(Message.objects, "create", database_down)
-    socket = fake_socket(alice)
+    socket = socket_of(alice)
     with broadcasts() as sent, pytest.raises(db.Unavailable):
         await SEND(socket.ctx, {"conversation_id": alice_bob.pk, "body": "lost", "client_id": "c"}, "r1")
     assert socket.sent == [] and sent.sent == []
@@ -127,9 +127,9 @@ async def test_a_database_failure_while_sending_publishes_nothing(alice, alice_b
 # message.read and typing --------------------------------------------------------------------------
 
 
-async def test_read_moves_the_marker_and_tells_only_the_others(alice, bob, alice_bob, fake_socket, broadcasts):
+async def test_read_moves_the_marker_and_tells_only_the_others(alice, bob, alice_bob, socket_of, broadcasts):
     message = await sync_to_async(send)(alice, alice_bob)
-    socket = fake_socket(bob)
+    socket = socket_of(bob)
     with broadcasts() as sent:
         await READ(socket.ctx, {"conversation_id": alice_bob.pk, "message_id": message.pk}, "r1")
     read = {"conversation_id": alice_bob.pk, "user_id": bob.pk, "message_id": message.pk}
@@ -143,7 +143,7 @@ async def test_read_moves_the_marker_and_tells_only_the_others(alice, bob, alice
 
 
 async def test_read_refuses_foreign_conversations_foreign_messages_and_bad_types(
-    alice, bob, carol, alice_bob, fake_socket, broadcasts
+    alice, bob, carol, alice_bob, socket_of, broadcasts
 ):
     message = await sync_to_async(send)(alice, alice_bob)
     elsewhere = await sync_to_async(send)(carol, await sync_to_async(direct)(carol, bob))
@@ -155,25 +155,25 @@ async def test_read_refuses_foreign_conversations_foreign_messages_and_bad_types
     ]
     with broadcasts() as sent:
         for user, data, code in cases:
-            assert (await refused(READ, fake_socket(user), data)).code == code
+            assert (await refused(READ, socket_of(user), data)).code == code
     assert sent.sent == []
 
 
-async def test_typing_reaches_the_others_and_stores_nothing(alice, bob, carol, alice_bob, fake_socket, broadcasts):
+async def test_typing_reaches_the_others_and_stores_nothing(alice, bob, carol, alice_bob, socket_of, broadcasts):
     with broadcasts() as sent:
-        await TYPING(fake_socket(alice).ctx, {"conversation_id": alice_bob.pk}, None)
+        await TYPING(socket_of(alice).ctx, {"conversation_id": alice_bob.pk}, None)
     assert sent.frames() == [{"type": ServerFrame.TYPING, "data": {"conversation_id": alice_bob.pk, "user_id": alice.pk}}]
     assert sent.groups() == [user_group(bob.pk)]
     assert await count_messages() == 0
-    assert (await refused(TYPING, fake_socket(carol), {"conversation_id": alice_bob.pk})).code == ErrorCode.NOT_FOUND
-    assert (await refused(TYPING, fake_socket(alice), {"conversation_id": [alice_bob.pk]})).code == ErrorCode.INVALID
+    assert (await refused(TYPING, socket_of(carol), {"conversation_id": alice_bob.pk})).code == ErrorCode.NOT_FOUND
+    assert (await refused(TYPING, socket_of(alice), {"conversation_id": [alice_bob.pk]})).code == ErrorCode.INVALID
 
 
 # sync ---------------------------------------------------------------------------------------------
 
 
 async def test_sync_replays_later_messages_of_the_users_conversations_in_id_order(
-    alice, bob, carol, alice_bob, fake_socket, monkeypatch
+    alice, bob, carol, alice_bob, socket_of, monkeypatch
 ):
     monkeypatch.setattr(realtime, "SYNC_BATCH", 2)  # several batches
     bob_carol = await sync_to_async(direct)(bob, carol)
@@ -188,7 +188,7 @@ async def test_sync_replays_later_messages_of_the_users_conversations_in_id_orde
     ]
     await sync_to_async(send)(bob, bob_carol, "not alice's")
 
-    socket = fake_socket(alice)
+    socket = socket_of(alice)
     await SYNC(socket.ctx, {"after": seen.pk}, "s1")
     *replayed, done = socket.sent
     assert [f["type"] for f in replayed] == [ServerFrame.MESSAGE_NEW] * 5
@@ -197,13 +197,13 @@ async def test_sync_replays_later_messages_of_the_users_conversations_in_id_orde
     assert done == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": expected[-1].pk}, "ref": "s1"}
 
 
-async def test_sync_with_nothing_new_is_just_done(alice, alice_bob, fake_socket):
+async def test_sync_with_nothing_new_is_just_done(alice, alice_bob, socket_of):
     last = await sync_to_async(send)(alice, alice_bob)
-    socket = fake_socket(alice)
+    socket = socket_of(alice)
     await SYNC(socket.ctx, {"after": last.pk}, None)
     assert socket.sent == [{"type": ServerFrame.SYNC_DONE, "data": {"last_id": last.pk}}]
 
 
 @pytest.mark.parametrize("data", [{}, {"after": "3"}, {"after": -1}, {"after": 1.5}, {"after": None}])
-async def test_sync_refuses_a_bad_cursor(alice, fake_socket, data):
-    assert (await refused(SYNC, fake_socket(alice), data)).code == ErrorCode.INVALID
+async def test_sync_refuses_a_bad_cursor(alice, socket_of, data):
+    assert (await refused(SYNC, socket_of(alice), data)).code == ErrorCode.INVALID

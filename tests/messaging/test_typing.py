@@ -55,8 +55,8 @@ def typing_frame(conversation, user) -> dict:
     return {"type": ServerFrame.TYPING, "data": {"conversation_id": conversation.pk, "user_id": user.pk}}
 
 
-async def test_typing_again_within_the_ttl_reads_the_participants_once(alice, bob, alice_bob, fake_socket, broadcasts, clock, lookups):
-    socket = fake_socket(alice)
+async def test_typing_again_within_the_ttl_reads_the_participants_once(alice, bob, alice_bob, socket_of, broadcasts, clock, lookups):
+    socket = socket_of(alice)
     with broadcasts() as sent:
         for _ in range(3):
             await TYPING(socket.ctx, {"conversation_id": alice_bob.pk}, None)
@@ -66,18 +66,18 @@ async def test_typing_again_within_the_ttl_reads_the_participants_once(alice, bo
     assert lookups == [alice_bob.pk]
 
 
-async def test_a_non_participant_is_refused_even_when_the_conversation_is_cached(alice, carol, alice_bob, fake_socket, broadcasts, clock, lookups):
-    await TYPING(fake_socket(alice).ctx, {"conversation_id": alice_bob.pk}, None)
+async def test_a_non_participant_is_refused_even_when_the_conversation_is_cached(alice, carol, alice_bob, socket_of, broadcasts, clock, lookups):
+    await TYPING(socket_of(alice).ctx, {"conversation_id": alice_bob.pk}, None)
     with broadcasts() as sent:
         with pytest.raises(FrameError) as refusal:
-            await TYPING(fake_socket(carol).ctx, {"conversation_id": alice_bob.pk}, "t")
+            await TYPING(socket_of(carol).ctx, {"conversation_id": alice_bob.pk}, "t")
     assert refusal.value.code == ErrorCode.NOT_FOUND
     assert sent.sent == []
     assert lookups == [alice_bob.pk, alice_bob.pk]  # carol's check went to the database
 
 
-async def test_someone_who_left_may_still_type_for_at_most_the_ttl(alice, bob, carol, trio, fake_socket, broadcasts, clock, lookups):
-    carols = fake_socket(carol)
+async def test_someone_who_left_may_still_type_for_at_most_the_ttl(alice, bob, carol, trio, socket_of, broadcasts, clock, lookups):
+    carols = socket_of(carol)
     await TYPING(carols.ctx, {"conversation_id": trio.pk}, None)
     assert await sync_to_async(services.leave_conversation)(user=carol, conversation=trio)
     clock.now += 4.9
@@ -91,13 +91,13 @@ async def test_someone_who_left_may_still_type_for_at_most_the_ttl(alice, bob, c
     assert refusal.value.code == ErrorCode.NOT_FOUND
     assert sent.sent == []
     with broadcasts() as sent:
-        await TYPING(fake_socket(alice).ctx, {"conversation_id": trio.pk}, "a")
+        await TYPING(socket_of(alice).ctx, {"conversation_id": trio.pk}, "a")
     assert sent.groups() == [user_group(bob.pk)]  # carol no longer hears it
     assert lookups == [trio.pk, trio.pk, trio.pk]
 
 
-async def test_typing_is_acknowledged_when_it_carries_a_ref(alice, alice_bob, fake_socket, clock):
-    socket = fake_socket(alice)
+async def test_typing_is_acknowledged_when_it_carries_a_ref(alice, alice_bob, socket_of, clock):
+    socket = socket_of(alice)
     await TYPING(socket.ctx, {"conversation_id": alice_bob.pk}, "t1")
     await TYPING(socket.ctx, {"conversation_id": alice_bob.pk}, None)
     assert socket.sent == [{"type": ServerFrame.ACK, "data": {"conversation_id": alice_bob.pk}, "ref": "t1"}]

@@ -34,9 +34,9 @@ def presence_of(user, status: Status, last_seen: str | None) -> dict:
 
 
 async def test_the_first_socket_reads_the_database_once_and_tells_each_contact_once(
-    alice, bob, carol, contacts, presence_socket, db_calls, announcements
+    alice, bob, carol, contacts, socket_of, db_calls, announcements
 ):
-    phone = presence_socket(alice)
+    phone = socket_of(alice)
 
     await socket_opened(phone.ctx)
 
@@ -54,9 +54,9 @@ async def test_the_first_socket_reads_the_database_once_and_tells_each_contact_o
 
 
 async def test_a_second_socket_opening_and_closing_announces_nothing_and_closing_it_needs_no_database(
-    alice, bob, contacts, presence_socket, db_calls, announcements
+    alice, bob, contacts, socket_of, db_calls, announcements
 ):
-    phone, laptop, bobs = presence_socket(alice), presence_socket(alice), presence_socket(bob)
+    phone, laptop, bobs = socket_of(alice), socket_of(alice), socket_of(bob)
     await socket_opened(bobs.ctx)
     await socket_opened(phone.ctx)
     db_calls.clear()
@@ -76,9 +76,9 @@ async def test_a_second_socket_opening_and_closing_announces_nothing_and_closing
 
 
 async def test_the_last_socket_closing_stores_last_seen_and_tells_each_contact_in_one_database_call(
-    alice, bob, carol, contacts, presence_socket, db_calls, announcements
+    alice, bob, carol, contacts, socket_of, db_calls, announcements
 ):
-    phone = presence_socket(alice)
+    phone = socket_of(alice)
     await socket_opened(phone.ctx)
     db_calls.clear()
     announcements.sent.clear()
@@ -97,10 +97,10 @@ async def test_the_last_socket_closing_stores_last_seen_and_tells_each_contact_i
 
 
 async def test_a_user_sharing_no_conversation_gets_an_empty_snapshot_and_tells_nobody(
-    alice, bob, contacts, presence_socket, db_calls, announcements
+    alice, bob, contacts, socket_of, db_calls, announcements
 ):
     dave = await sync_to_async(make_user)("dave")
-    socket = presence_socket(dave)
+    socket = socket_of(dave)
 
     await socket_opened(socket.ctx)
     await socket_closed(socket.ctx)

@@ -4,8 +4,8 @@
         store = make_store()
     def test_y(redis_stores):        # Redis only: each call is another "process" on the same keys
         a, b = redis_stores(), redis_stores(ttl=0.5)
-    async def test_z(presence_socket, db_calls, announcements):   # the consumer's hooks, no server
-        socket = presence_socket(alice)
+    async def test_z(socket_of, db_calls, announcements):   # the consumer's hooks, no server
+        socket = socket_of(alice)
         await socket_opened(socket.ctx)
         assert db_calls.names == ["circle_of"]
 """
@@ -13,41 +13,21 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
 
 from dedwen.realtime import db
-from dedwen.realtime.context import SocketContext
 from presence import runtime
 from presence.stores import PresenceStore, set_store
 from presence.stores.memory import InProcessPresenceStore
 from presence.stores.redis_store import RedisPresenceStore
-
-
-def require_redis() -> str:
-    """Return REDIS_URL; skip when unset (fail under DEDWEN_REQUIRE_SERVICES=1), fail when unreachable."""
-    url = settings.REDIS_URL
-    if not url:
-        if os.environ.get("DEDWEN_REQUIRE_SERVICES") == "1":
-            pytest.fail("DEDWEN_REQUIRE_SERVICES=1 but REDIS_URL is not set")
-        pytest.skip("needs Redis: set REDIS_URL")
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"REDIS_URL is set but Redis cannot be reached: {exc}")
-    finally:
-        client.close()
-    return url
+from tests.support.services import require_redis
 
 
 def delete_keys(url: str, pattern: str) -> None:
@@ -157,37 +137,6 @@ async def redis_proxy():
     yield proxy
     if proxy._server is not None and proxy._server.is_serving():
         await proxy.cut()
-
-
-_socket_numbers = itertools.count(1)
-
-
-@dataclass
-class PresenceSocket:
-    """One authenticated socket of a user as presence sees it, recording the frames sent to it."""
-
-    user: Any
-    channel_name: str = field(default_factory=lambda: f"test.presence.{next(_socket_numbers)}")
-    sent: list[dict] = field(default_factory=list)
-
-    @property
-    def ctx(self) -> SocketContext:
-        return SocketContext(
-            user_id=self.user.pk,
-            username=self.user.get_username(),
-            device_id=0,
-            channel_name=self.channel_name,
-            send_frame=self._send_frame,
-        )
-
-    async def _send_frame(self, frame_type, data, ref=None) -> None:
-        self.sent.append({"type": str(frame_type), "data": data})
-
-
-@pytest.fixture
-def presence_socket() -> type[PresenceSocket]:
-    """Return the PresenceSocket class: `presence_socket(alice)` is another socket of alice's."""
-    return PresenceSocket
 
 
 @dataclass

@@ -1,0 +1,72 @@
+"""What several areas share: the Redis requirement of the services run, and a socket that records frames."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+
+from dedwen.realtime.context import SocketContext
+
+
+def require_redis() -> str:
+    """Return REDIS_URL; skip when unset (fail under DEDWEN_REQUIRE_SERVICES=1), fail when unreachable."""
+    url = settings.REDIS_URL
+    if not url:
+        if os.environ.get("DEDWEN_REQUIRE_SERVICES") == "1":
+            pytest.fail("DEDWEN_REQUIRE_SERVICES=1 but REDIS_URL is not set")
+        pytest.skip("needs Redis: set REDIS_URL (the services run)")
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"REDIS_URL is set but Redis cannot be reached: {exc}")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The services run's Redis (see require_redis)."""
+    return require_redis()
+
+
+_socket_numbers = itertools.count(1)
+
+
+@dataclass
+class RecordingSocket:
+    """An authenticated socket for calling handlers and hooks directly: it records the frames sent to it."""
+
+    user: Any
+    device_id: int = 1
+    channel_name: str = field(default_factory=lambda: f"test.socket.{next(_socket_numbers)}")
+    sent: list[dict] = field(default_factory=list)
+
+    @property
+    def ctx(self) -> SocketContext:
+        return SocketContext(
+            user_id=self.user.pk,
+            username=self.user.get_username(),
+            device_id=self.device_id,
+            channel_name=self.channel_name,
+            send_frame=self._send_frame,
+        )
+
+    async def _send_frame(self, frame_type, data, ref=None) -> None:
+        frame = {"type": str(frame_type), "data": data}
+        if ref is not None:
+            frame["ref"] = ref
+        self.sent.append(frame)
+
+
+@pytest.fixture
+def socket_of() -> type[RecordingSocket]:
+    """Return the RecordingSocket class: `socket_of(alice)` is another socket of alice's."""
+    return RecordingSocket
