@@ -167,7 +167,10 @@ class Web:
 def chromium():
     """Launch headless Chromium (Debian's package) once per test module."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: bin/install-browser installs Debian's Chromium")
+        message = f"{CHROMIUM} is missing: bin/install-browser installs Debian's Chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI's bin/test installs it first: a missing browser is a broken run
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs its event loop under the test, which Django's ORM guard would take for
