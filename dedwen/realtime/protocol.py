@@ -79,3 +79,13 @@ def user_group(user_id: int) -> str:
 def device_group(device_id: int) -> str:
     """Return the group every socket of a device joins."""
     return f"device.{device_id}"
+
+
+def names_for_clients() -> dict[str, dict[str, str | int]]:
+    """Return the protocol's names as JSON for the browser client (base.html renders them for realtime.js)."""
+    return {
+        "client_frames": {member.name: member.value for member in ClientFrame},
+        "server_frames": {member.name: member.value for member in ServerFrame},
+        "close_codes": {member.name: member.value for member in CloseCode},
+        "error_codes": {member.name: member.value for member in ErrorCode},
+    }

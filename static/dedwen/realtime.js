@@ -5,34 +5,22 @@
 
 export const TOKEN_KEY = "dedwen_auth_token";
 
-const FRAME = Object.freeze({
-  AUTHENTICATE: "authenticate",
-  AUTHENTICATED: "authenticated",
-  ACK: "ack",
-  ERROR: "error",
-  MESSAGE_NEW: "message.new",
-  MESSAGE_SEND: "message.send",
-  MESSAGE_READ: "message.read",
-  TYPING: "typing",
-  SYNC: "sync",
-  SYNC_DONE: "sync.done",
-  PRESENCE: "presence",
-  PRESENCE_SNAPSHOT: "presence.snapshot",
-  NOTIFICATION: "notification",
-  PING: "ping",
-  PONG: "pong",
-});
+// The protocol's names come from the server (dedwen/realtime/protocol.py, rendered into the page by
+// base.html): frame types, close codes and error codes are written down in one place only.
+const PROTOCOL = JSON.parse(document.getElementById("dedwen-protocol").textContent);
+const FRAME = Object.freeze({ ...PROTOCOL.client_frames, ...PROTOCOL.server_frames });
+const CLOSE = Object.freeze(PROTOCOL.close_codes);
+const ERROR = Object.freeze(PROTOCOL.error_codes);
 
-// Close codes the client treats specially; any other code means "reconnect with backoff".
-const CLOSE_BAD_FRAME = 4400;
-const CLOSE_UNAUTHORIZED = 4401;
-const CLOSE_FORBIDDEN = 4403;
+// Transport close codes the server process sends itself: invalid UTF-8, frame over its limit.
 const CLOSE_INVALID_UTF8 = 1007;
-const HALT_CODES = new Set([CLOSE_BAD_FRAME, CLOSE_INVALID_UTF8]);
-const TOO_LARGE_CODES = new Set([4413, 1009]);
+const CLOSE_MESSAGE_TOO_BIG = 1009;
+// Close codes the client treats specially; any other code means "reconnect with backoff".
+const HALT_CODES = new Set([CLOSE.BAD_FRAME, CLOSE_INVALID_UTF8]);
+const TOO_LARGE_CODES = new Set([CLOSE.TOO_LARGE, CLOSE_MESSAGE_TOO_BIG]);
 
 // Error codes after which a send is worth retrying (nothing was stored).
-const RETRYABLE_ERRORS = new Set(["unavailable"]);
+const RETRYABLE_ERRORS = new Set([ERROR.UNAVAILABLE]);
 
 const LOG_SENDING = "[Messaging] Sending authentication token to server";
 const LOG_AUTHENTICATED = "[Messaging] WebSocket authenticated successfully";
@@ -235,7 +223,7 @@ export class RealtimeClient extends EventTarget {
     try {
       token = await this.currentToken();
     } catch (error) {
-      if (error instanceof ApiError && error.isAuth) return this.toLogin(CLOSE_UNAUTHORIZED);
+      if (error instanceof ApiError && error.isAuth) return this.toLogin(CLOSE.UNAUTHORIZED);
       return this.retryLater();
     }
     if (this.stopped) return;
@@ -265,8 +253,8 @@ export class RealtimeClient extends EventTarget {
     this.socketAuthenticated = false;
     this.clearTimers();
     if (this.stopped) return;
-    if (code === CLOSE_FORBIDDEN) return this.toLogin(code);
-    if (code === CLOSE_UNAUTHORIZED) {
+    if (code === CLOSE.FORBIDDEN) return this.toLogin(code);
+    if (code === CLOSE.UNAUTHORIZED) {
       if (this.authRetried) return this.toLogin(code);
       this.authRetried = true; // one fresh token per unstable connection, never a loop
       storeToken(null);
@@ -302,7 +290,7 @@ export class RealtimeClient extends EventTarget {
     this.socket = null;
     if (socket) socket.close(1000);
     const event = this.emit("logout", { code }, true);
-    if (code !== CLOSE_FORBIDDEN) {
+    if (code !== CLOSE.FORBIDDEN) {
       // The session may still look valid to the login page, which would send us straight back here:
       // end it, so the login page is where the user stays.
       await api("/api/auth/logout/", { method: "POST" }).catch(() => null);
@@ -361,7 +349,7 @@ export class RealtimeClient extends EventTarget {
     try {
       token = await this.fetchToken();
     } catch (error) {
-      if (error instanceof ApiError && error.isAuth) return this.toLogin(CLOSE_UNAUTHORIZED);
+      if (error instanceof ApiError && error.isAuth) return this.toLogin(CLOSE.UNAUTHORIZED);
       const left = expiry - Date.now();
       if (left > 1000) this.timers.refresh = setTimeout(() => this.reauthenticate(expiry), Math.min(5000, left / 2));
       return; // if it expires first, the server closes with 4401 and we get a token then

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.models import Device
+from dedwen.realtime.protocol import ClientFrame, CloseCode, names_for_clients
 from tests.support.cast import PASSWORD
 from tests.support.messaging import direct
 from tests.support.server import REPO
@@ -41,6 +43,19 @@ def test_pages_need_a_login(db):
     for path in ["/", "/conversations/1/", "/accounts/devices/", "/accounts/password/"]:
         response = Client().get(path)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), path
+
+
+def test_pages_hand_the_client_the_protocol_names_from_protocol_py(alice):
+    """The JavaScript client reads frame types and close codes from the page, never its own copy."""
+    page = logged_in(alice).get("/").content.decode()
+    script = re.search(r'<script id="dedwen-protocol" type="application/json">(.*?)</script>', page, re.DOTALL)
+    names = json.loads(script.group(1))
+    assert names == names_for_clients()
+    assert names["close_codes"]["FORBIDDEN"] == CloseCode.FORBIDDEN
+    assert names["client_frames"]["MESSAGE_SEND"] == ClientFrame.MESSAGE_SEND
+    source = REPO.joinpath("static/dedwen/realtime.js").read_text()
+    code = "\n".join(line.split("//")[0] for line in source.splitlines())  # comments may name codes
+    assert not re.findall(r"\b4[0-9]{3}\b", code), "a close code written out in realtime.js"
 
 
 def test_a_conversation_page_is_only_for_its_participants(alice, bob, carol):
