@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Mapping
@@ -13,7 +14,6 @@ from typing import Any
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
-from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -76,6 +76,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         # One loop timer per socket, not a task: it fires at the earlier of the deadline and the re-check.
         self._timer: asyncio.TimerHandle | None = None
         self._tick: asyncio.Task | None = None  # the timer's work, while it runs
+        self._closing: asyncio.Task | None = None  # a close started outside any dispatch
 
     # ASGI plumbing ------------------------------------------------------------------------------
 
@@ -84,20 +85,49 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.base_send = send
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        sources = [receive]
         try:
             self.channel_name = await self.channel_layer.new_channel()
         except BACKEND_ERRORS as exc:
             logger.warning("channel layer unavailable for a new socket: %s", type(exc).__name__)
             self.channel_name = None
-        else:
-            sources.append(functools.partial(self.channel_layer.receive, self.channel_name))
+        turn = asyncio.Lock()
+        events = None
+        if self.channel_name is not None:
+            events = asyncio.get_running_loop().create_task(
+                self._pump(functools.partial(self.channel_layer.receive, self.channel_name), turn)
+            )
+            events.add_done_callback(self._events_stopped)
         try:
-            await await_many_dispatch(sources, self.dispatch)
+            await self._pump(receive, turn)
         except StopConsumer:
             pass
         finally:
             self._stop_timer()
+            if events is not None:
+                events.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was logged when it stopped
+                    await events
+
+    async def _pump(self, source, turn: asyncio.Lock) -> None:
+        """Dispatch one source's messages in order, one dispatch at a time across sources.
+
+        Channels' await_many_dispatch does the same with an asyncio.wait and a new task for every
+        message; here the client's frames are read by the socket's own task, the channel layer's
+        events by one long-lived task, and a lock keeps the dispatches from overlapping.
+        """
+        while True:
+            message = await source()
+            async with turn:
+                await self.dispatch(message)
+
+    def _events_stopped(self, task: asyncio.Task) -> None:
+        """Close with 4503 when the channel layer's events can no longer be received."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        logger.warning("channel layer events stopped: %s: %s", type(exc).__name__, exc)
+        if not self._closed:
+            self._closing = asyncio.get_running_loop().create_task(self._close(CloseCode.UNAVAILABLE))
 
     async def dispatch(self, message):
         """Route ASGI and channel-layer messages through a fixed table (never by a name taken from them).

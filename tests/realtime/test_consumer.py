@@ -159,6 +159,24 @@ async def test_a_channel_layer_down_at_authentication_closes_4503(alice, device_
         assert await client.closed_with() == CloseCode.UNAVAILABLE
 
 
+async def test_a_channel_layer_that_stops_delivering_events_closes_the_socket_4503(alice, device_of, monkeypatch):
+    minted = await orm(device_of, alice)
+    layer = get_channel_layer()
+    real_receive = layer.receive
+    lost = asyncio.Event()
+
+    async def receive_until_lost(channel):
+        await lost.wait()
+        raise RedisConnectionError("Connection reset")
+
+    monkeypatch.setattr(layer, "receive", receive_until_lost)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        lost.set()
+        assert await client.closed_with() == CloseCode.UNAVAILABLE
+    monkeypatch.setattr(layer, "receive", real_receive)
+
+
 # Origin -------------------------------------------------------------------------------------------
 
 
