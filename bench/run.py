@@ -105,7 +105,7 @@ PLANS = {
     "B-pubsub": ["relay", "fanout", "flood"],
     "dedwen": ["connect", "relay", "fanout", "flood", "burst", "message", "revocation", "presence", "idle"],
     "dedwen-redis": ["connect", "relay", "fanout", "flood", "burst", "message", "revocation", "presence", "idle"],
-    "dedwen-uvicorn": ["connect", "relay", "fanout", "flood", "burst"],
+    "dedwen-uvicorn": ["connect", "relay", "fanout", "flood", "burst", "idle"],
 }
 
 DEDWEN_ENV = {
@@ -272,7 +272,7 @@ async def run_server(name: str, target: Target, world: worlds.World, prof: Profi
                     extra[f"relay_{prof.relay_idle_rate}_idle"]["idle_sockets"] = n if held is None else held
                     await client.close_all(p.all)
 
-            result, conns = await client.ramp_idle(target, checkpoints=list(prof.idle), concurrency=prof.concurrency, at_checkpoint=at_checkpoint, limit=40)
+            result, conns = await client.ramp_idle(target, checkpoints=list(prof.idle), concurrency=prof.concurrency, at_checkpoint=at_checkpoint, limit=70)
             if not extra and conns and "relay" in plan:  # the ramp stopped short: measure with what it holds
                 await at_checkpoint(prof.idle_relay_at, held=len(conns))
             for conn in conns:
