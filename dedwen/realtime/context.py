@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from dedwen.realtime.protocol import ServerFrame
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 SendFrame = Callable[[ServerFrame, dict[str, Any], "str | None"], Awaitable[None]]
 
@@ -20,6 +24,13 @@ class SocketContext:
     device_id: int
     channel_name: str
     send_frame: SendFrame  # send_frame(frame_type, data, ref): one frame to this socket only
+
+    @cached_property
+    def user(self) -> AbstractBaseUser:
+        """Return a reference to the socket's user (its id and name; no query), built once per socket."""
+        from django.contrib.auth import get_user_model
+
+        return get_user_model()(pk=self.user_id, username=self.username)
 
 
 # A handler for one client frame type. `data` is the frame's (strictly parsed) object; `ref` is the
