@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from django.test import Client
 
 from accounts.models import Device
@@ -11,18 +10,6 @@ from tests.support.cast import make_user
 
 DEVICES = "/admin/accounts/device/"
 USERS = "/admin/auth/user/"
-
-
-@pytest.fixture
-def root(db):
-    return make_user("root", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def admin_client(root) -> Client:
-    client = Client(enforce_csrf_checks=False)
-    client.force_login(root)
-    return client
 
 
 def listed(response) -> list[Device]:

@@ -5,15 +5,6 @@ import pytest
 from tests.support.messaging import send
 
 
-@pytest.fixture
-def admin_client(client, alice):
-    """A client logged in (without a password round trip) as alice, made a superuser."""
-    alice.is_staff = alice.is_superuser = True
-    alice.save(update_fields=["is_staff", "is_superuser"])
-    client.force_login(alice)
-    return client
-
-
 @pytest.mark.parametrize("model", ["conversation", "message", "notification"])
 def test_the_admin_lists_and_opens_each_messaging_model(admin_client, alice, bob, alice_bob, model):
     message = send(alice, alice_bob, "hello admin")

@@ -9,9 +9,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.contrib.auth import get_user_model
 from django.db import OperationalError
-from django.test import Client
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from accounts.models import Device
@@ -394,14 +392,6 @@ async def _until(condition, timeout: float = 5.0) -> None:
 
 
 # Revocation ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client(db):
-    admin = get_user_model().objects.create_superuser("root", "root@example.com", "root-password-1")
-    client = Client()
-    client.force_login(admin)
-    return client
 
 
 async def test_the_admin_revoke_action_closes_a_live_socket_4403_within_a_second(alice, device_of, admin_client):

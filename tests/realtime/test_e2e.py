@@ -8,8 +8,6 @@ import time
 import urllib.request
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 from websockets.exceptions import InvalidStatus
 
 from accounts.models import Device
@@ -135,14 +133,6 @@ def test_the_origin_check(daphne_server, alice, device_of):
     for origin in [None, server.origin, f"http://localhost:{server.port}"]:
         with open_socket(server, origin=origin) as ws:
             authenticate(ws, session.token)
-
-
-@pytest.fixture
-def admin_client(transactional_db):
-    admin = get_user_model().objects.create_superuser("root", "root@example.com", "root-password-1")
-    client = Client()
-    client.force_login(admin)
-    return client
 
 
 def test_the_admin_revoke_action_closes_a_live_socket_within_a_second(daphne_server, alice, device_of, admin_client):

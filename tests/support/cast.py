@@ -115,3 +115,19 @@ def device_of(db):
 def login(db):
     """Return a function that logs a user in through the JSON API."""
     return log_in
+
+
+@pytest.fixture
+def root(db):
+    """A superuser, for the admin."""
+    return make_user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def admin_client(root):
+    """A Django test client logged in to the admin as root (its login is a device of root's too)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(root)
+    return client
