@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import re
 
-# Three base64url segments, the first a JSON header ("eyJ" is `{"` encoded); also bare JWT-ish runs.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*")
+# A base64url run that starts like a JSON header ("eyJ" is `{"` encoded), with up to two more
+# dot-separated segments: a JWT, or a fragment of one. Once "eyJ" and two more characters match, the
+# rest is optional, so no attempt fails after a long scan: linear in the line however it is crafted.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){0,2}")
 _REDACTED = "[redacted-token]"
 
 

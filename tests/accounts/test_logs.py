@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import Device
+from dedwen.logging import redact
 from tests.accounts.leaks import assert_no_secrets, record_text
 from tests.support.cast import PASSWORD
 
@@ -64,3 +66,17 @@ def test_the_console_handler_redacts_a_token_that_slips_through():
     leaky = logging.LogRecord("x", logging.INFO, __file__, 1, "got %s", ("eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoxfQ.c2ln",), None)
     assert RedactSecretsFilter().filter(leaky)
     assert leaky.getMessage() == "got [redacted-token]"
+
+
+@pytest.mark.parametrize(
+    "text, redacted",
+    [
+        ("a eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln-_ b", "a [redacted-token] b"),  # a whole JWT
+        ("cut at eyJhbGciOiJIUzI1NiJ9.eyJzdWIi", "cut at [redacted-token]"),  # a truncated one
+        ("bare eyJhbGciOiJIUzI1NiJ9 header", "bare [redacted-token] header"),  # a lone segment
+        ("eyJ" * 4, "[redacted-token]"),
+        ("keyJ is no token, nor eyJ.", "keyJ is no token, nor eyJ."),
+    ],
+)
+def test_redaction_replaces_every_jwt_shaped_run(text, redacted):
+    assert redact(text) == redacted

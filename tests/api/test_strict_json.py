@@ -13,6 +13,11 @@ NOT_STRICT = {
     "5000-digit integer": '{"n": ' + "9" * 5000 + "}",
     "lone surrogate": '{"body": "a\\ud800b"}',
     "truncated": '{"body": "x"',
+    "a number that overflows to infinity": '{"n": 1e400}',
+    "1,025 arrays": "[" + ",".join(["[]"] * 1025) + "]",
+    "unclosed string of escaped quotes": "[" * 33 + '"' + '\\"' * 20000,
+    "unclosed string ending in a backslash": "[" * 33 + '"' + '\\"' * 20000 + "\\",
+    "33 deep after 900 siblings": "[" + "[]," * 900 + "[" * 32 + "]" * 32 + "]",
 }
 
 
@@ -28,12 +33,22 @@ def test_strict_loads_refuses_what_python_json_lets_through_or_crashes_on(text):
         ('{"a": "\\ud83d\\ude00"}', {"a": "\U0001f600"}),  # a surrogate pair is one character
         ('{"a":' * 32 + "1" + "}" * 32, None),
         ('"]]]][[[["', "]]]][[[["),  # brackets inside strings do not nest
+        ('["' + "[{" * 30000 + '"]', ["[{" * 30000]),  # nor count as arrays and objects
+        ("[" + ",".join(["[" * 31 + "]" * 31] * 33) + "]", None),  # 1,024 arrays, 32 deep
+        ('{"a": "\\"[\\\\", "b": [1.5e3, -0, true, false, null]}', {"a": '"[\\', "b": [1500.0, 0, True, False, None]}),
     ],
 )
 def test_strict_loads_accepts_valid_json(text, value):
     parsed = strictjson.loads(text)
     if value is not None:
         assert parsed == value
+
+
+def test_strict_loads_names_the_limit_a_text_breaks():
+    with pytest.raises(strictjson.StrictJSONError, match="deeper than 32"):
+        strictjson.loads("[" * 33 + "]" * 33)
+    with pytest.raises(strictjson.StrictJSONError, match="more than 1024 arrays"):
+        strictjson.loads("[" + "{}," * 1024 + "{}]")
 
 
 @pytest.mark.parametrize("text", NOT_STRICT.values(), ids=NOT_STRICT.keys())
