@@ -195,6 +195,9 @@ SIMPLE_JWT = {
     "AUTH_TOKEN_CLASSES": ("accounts.tokens.DeviceAccessToken",),
     "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.DeviceTokenRefreshSerializer",
 }
+# A rotated-out refresh token presented again later than this revokes its device (reuse detection);
+# within it (two concurrent refreshes, a retried request) it is only refused.
+DEDWEN_REFRESH_REUSE_GRACE = env_float("DEDWEN_REFRESH_REUSE_GRACE", 10.0, minimum=0.0)
 
 # Failed logins only, within 15 minutes: 5 per (username, client IP) pair, so that nobody can lock a
 # victim out from elsewhere, and 50 per client IP across usernames (accounts/throttling.py), enough for
