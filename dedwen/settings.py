@@ -182,6 +182,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+def _jwt_signing_key() -> str:
+    """Return DEDWEN_JWT_SIGNING_KEY; in production it is required, 32 bytes or more, and not the secret key."""
+    key = env_str("DEDWEN_JWT_SIGNING_KEY")
+    if DEBUG:
+        return key or SECRET_KEY
+    if key is None:
+        raise ImproperlyConfigured("DEDWEN_JWT_SIGNING_KEY is required when DEDWEN_DEBUG=0")
+    if len(key.encode()) < 32:
+        raise ImproperlyConfigured("DEDWEN_JWT_SIGNING_KEY must be at least 32 bytes long")
+    if key == SECRET_KEY:
+        # One leaked key must not both forge sessions and mint tokens.
+        raise ImproperlyConfigured("DEDWEN_JWT_SIGNING_KEY must differ from DEDWEN_SECRET_KEY")
+    return key
+
+
 ACCESS_TOKEN_LIFETIME = env_int("DEDWEN_ACCESS_TOKEN_LIFETIME", 300, minimum=1)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=ACCESS_TOKEN_LIFETIME),
@@ -190,7 +205,7 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": env_str("DEDWEN_JWT_SIGNING_KEY", SECRET_KEY),
+    "SIGNING_KEY": _jwt_signing_key(),
     "LEEWAY": 0,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "AUTH_TOKEN_CLASSES": ("accounts.tokens.DeviceAccessToken",),
