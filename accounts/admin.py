@@ -1,10 +1,15 @@
-"""Admin for devices: list, filter, and revoke; revoke all of a user's devices from the user list."""
+"""Admin for devices: list, filter, and revoke; revoke all of a user's devices from the user list.
+
+SimpleJWT's token-blacklist pages are replaced by ones that never show a token (only its jti, user and dates).
+"""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from rest_framework_simplejwt.token_blacklist import admin as blacklist_admin
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import services
 from accounts.models import Device
@@ -64,3 +69,31 @@ class DedwenUserAdmin(UserAdmin):
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, DedwenUserAdmin)
+
+
+class TokenlessOutstandingTokenAdmin(blacklist_admin.OutstandingTokenAdmin):
+    """SimpleJWT's read-only outstanding-token pages without the `token` column: a stored refresh token is live."""
+
+    exclude = ["token"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [name for name in super().get_readonly_fields(request, obj) if name != "token"]
+
+
+class ReadOnlyBlacklistedTokenAdmin(blacklist_admin.BlacklistedTokenAdmin):
+    """SimpleJWT's blacklisted-token list, read-only: its form would list every outstanding token."""
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+
+
+for model, model_admin in [(OutstandingToken, TokenlessOutstandingTokenAdmin), (BlacklistedToken, ReadOnlyBlacklistedTokenAdmin)]:
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    admin.site.register(model, model_admin)

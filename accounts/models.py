@@ -22,6 +22,7 @@ class Device(models.Model):
         LOGOUT = "logout", "logged out"
         PASSWORD_CHANGE = "password_change", "password changed"
         DEACTIVATED = "deactivated", "user deactivated"
+        REFRESH_REUSE = "refresh_reuse", "a rotated refresh token was replayed"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="devices")
     client_id = models.CharField(max_length=100, blank=True, help_text="Chosen by the client to recognize itself.")

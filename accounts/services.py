@@ -88,11 +88,33 @@ class RefreshRefused(Exception):
 
 
 def rotate_refresh_token(*, raw: str) -> IssuedTokens:
-    """Trade a refresh token, once, for new tokens of its device; the old one is blacklisted."""
+    """Trade a refresh token, once, for new tokens of its device; the old one is blacklisted.
+
+    A token replayed more than DEDWEN_REFRESH_REUSE_GRACE seconds after it was rotated out revokes its
+    device: two parties hold it, so it leaked (reuse detection, OAuth 2.0 Security BCP §4.14.2).
+    """
     try:
         token = DeviceRefreshToken(raw)
     except TokenError as exc:
         raise RefreshRefused(str(exc)) from None
+    try:
+        return _trade_refresh_token(token)
+    except _Replayed as replay:
+        if replay.leaked and revoke_device(device=replay.device, reason=Device.RevokeReason.REFRESH_REUSE):
+            logger.warning("revoked device %s: a rotated-out refresh token was replayed", replay.device.pk)
+        raise RefreshRefused("Token is blacklisted") from None
+
+
+class _Replayed(Exception):
+    """A rotated-out refresh token came back; `leaked` when it came back after the grace."""
+
+    def __init__(self, device: Device, *, leaked: bool) -> None:
+        super().__init__(device.pk)
+        self.device, self.leaked = device, leaked
+
+
+def _trade_refresh_token(token: DeviceRefreshToken) -> IssuedTokens:
+    """Rotate the token under a row lock; raise _Replayed when it was rotated out already."""
     with transaction.atomic():
         # The row lock makes two concurrent uses of one token end with exactly one winner.
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=token["jti"]).first()
@@ -101,9 +123,12 @@ def rotate_refresh_token(*, raw: str) -> IssuedTokens:
             raise RefreshRefused("Token is invalid")
         if device.is_revoked or not device.user.is_active:
             raise RefreshRefused("The device of this token is revoked")
-        _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+        blacklisted, created = BlacklistedToken.objects.get_or_create(token=outstanding)
         if not created:
-            raise RefreshRefused("Token is blacklisted")
+            # Within the grace, the loser of a race between two refreshes of one client (or a retry
+            # whose answer was lost) is refused without ending the device the winner still uses.
+            since = (timezone.now() - blacklisted.blacklisted_at).total_seconds()
+            raise _Replayed(device, leaked=since > settings.DEDWEN_REFRESH_REUSE_GRACE)
         rotated = DeviceRefreshToken.for_device(device)
     return IssuedTokens(device=device, access=rotated.access_token, refresh=rotated)
 

@@ -113,6 +113,7 @@ DEDWEN_ENV = {
     "DEDWEN_DEBUG": "0",
     "DEDWEN_HTTPS": "0",
     "DEDWEN_SECRET_KEY": "bench-only-secret-key-not-for-production-0000000000000000000000000",
+    "DEDWEN_JWT_SIGNING_KEY": "bench-only-jwt-signing-key-not-for-production-00000",
     "DEDWEN_ACCESS_TOKEN_LIFETIME": "3600",
     # The benchmark measures the path, not the per-socket limiter: lift the frame budget.
     "DEDWEN_WS_RATE": "1000000/1000000",

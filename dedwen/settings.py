@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dedwen.middleware.JSONErrorMiddleware",  # outermost: sees every error answer the others make
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -181,6 +182,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+def _jwt_signing_key() -> str:
+    """Return DEDWEN_JWT_SIGNING_KEY; in production it is required, 32 bytes or more, and not the secret key."""
+    key = env_str("DEDWEN_JWT_SIGNING_KEY")
+    if DEBUG:
+        return key or SECRET_KEY
+    if key is None:
+        raise ImproperlyConfigured("DEDWEN_JWT_SIGNING_KEY is required when DEDWEN_DEBUG=0")
+    if len(key.encode()) < 32:
+        raise ImproperlyConfigured("DEDWEN_JWT_SIGNING_KEY must be at least 32 bytes long")
+    if key == SECRET_KEY:
+        # One leaked key must not both forge sessions and mint tokens.
+        raise ImproperlyConfigured("DEDWEN_JWT_SIGNING_KEY must differ from DEDWEN_SECRET_KEY")
+    return key
+
+
 ACCESS_TOKEN_LIFETIME = env_int("DEDWEN_ACCESS_TOKEN_LIFETIME", 300, minimum=1)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=ACCESS_TOKEN_LIFETIME),
@@ -189,17 +205,23 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": env_str("DEDWEN_JWT_SIGNING_KEY", SECRET_KEY),
+    "SIGNING_KEY": _jwt_signing_key(),
     "LEEWAY": 0,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "AUTH_TOKEN_CLASSES": ("accounts.tokens.DeviceAccessToken",),
     "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.DeviceTokenRefreshSerializer",
 }
+# A rotated-out refresh token presented again later than this revokes its device (reuse detection);
+# within it (two concurrent refreshes, a retried request) it is only refused.
+DEDWEN_REFRESH_REUSE_GRACE = env_float("DEDWEN_REFRESH_REUSE_GRACE", 10.0, minimum=0.0)
 
-# Failed logins only: 5 per 15 minutes per username and, separately, per IP address.
+# Failed logins only, within 15 minutes: 5 per (username, client IP) pair, so that nobody can lock a
+# victim out from elsewhere, and 50 per client IP across usernames (accounts/throttling.py), enough for
+# a shared office NAT's typos while bounding one address to 200 guesses an hour.
 AXES_FAILURE_LIMIT = env_int("DEDWEN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+DEDWEN_LOGIN_IP_FAILURE_LIMIT = env_int("DEDWEN_LOGIN_IP_FAILURE_LIMIT", 50, minimum=AXES_FAILURE_LIMIT)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 # Failures 1..5 answer 401 (FailureCountingHandler); from the 6th attempt on, axes' backend refuses

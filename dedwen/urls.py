@@ -4,6 +4,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+# Django's refusals of a request (too many fields or files, a bad Host, ...) answer JSON on every path;
+# every other error answer on /api/ is made JSON by dedwen.middleware.JSONErrorMiddleware.
+handler400 = "dedwen.api.bad_request"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.test import Client
 
 from accounts.models import Device
@@ -129,3 +131,41 @@ def test_deactivating_a_user_in_the_admin_revokes_their_devices(admin_client, al
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
     assert sent.groups() == [device_group(phone.device_id)]
     assert Device.objects.get(pk=phone.device_id).revoke_reason == Device.RevokeReason.DEACTIVATED
+
+
+# --- no token on any admin page -----------------------------------------------------------------
+
+JWT = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}")
+
+
+def test_no_admin_page_shows_a_token(admin_client, alice, login):
+    from django.contrib import admin
+    from rest_framework.test import APIClient
+
+    phone = login(alice)
+    rotated = APIClient().post("/api/auth/token/refresh/", {"refresh": phone.refresh}, format="json").json()
+    tokens = [phone.token, phone.refresh, rotated["token"], rotated["refresh"]]
+
+    pages = ["/admin/"]
+    for model in admin.site._registry:
+        base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        pages += [base, f"{base}?q=eyJ", f"{base}?q={phone.refresh[:40]}"]
+        pages += [f"{base}{pk}/change/" for pk in model._default_manager.values_list("pk", flat=True)[:3]]
+    assert any("outstandingtoken/" in page and "/change/" in page for page in pages)
+    assert any("blacklistedtoken/" in page and "/change/" in page for page in pages)
+
+    for page in pages:
+        response = admin_client.get(page)
+        assert response.status_code == 200, page
+        html = response.content.decode()
+        assert not JWT.search(html), page
+        assert not any(token in html for token in tokens), page
+
+
+def test_the_token_pages_still_find_a_token_by_its_jti(admin_client, alice, login):
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    login(alice)
+    outstanding = OutstandingToken.objects.get(user=alice)
+    response = admin_client.get("/admin/token_blacklist/outstandingtoken/", {"q": outstanding.jti})
+    assert listed(response) == [outstanding]

@@ -36,3 +36,17 @@ def test_seed_demo_is_idempotent_and_keeps_a_changed_password(db):
 
     assert get_user_model().objects.count() == 3
     assert get_user_model().objects.get(username="bob").check_password("bob changed it himself")
+
+
+def test_with_if_debug_production_gets_no_demo_users(db, settings):
+    settings.DEBUG = False
+    out = StringIO()
+    call_command("seed_demo", "--if-debug", stdout=out)
+    assert not get_user_model().objects.exists()
+    assert DEMO_PASSWORD not in out.getvalue()
+
+
+def test_with_if_debug_debug_gets_the_demo_users(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", "--if-debug", stdout=StringIO())
+    assert set(get_user_model().objects.values_list("username", flat=True)) == {"alice", "bob", "carol"}

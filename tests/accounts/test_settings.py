@@ -34,9 +34,18 @@ def load_settings(monkeypatch, **env: str) -> dict:
     return runpy.run_path(str(SETTINGS))
 
 
+PRODUCTION = {"DEDWEN_DEBUG": "0", "DEDWEN_SECRET_KEY": "k" * 50, "DEDWEN_JWT_SIGNING_KEY": "j" * 32}
+
+
 def test_production_settings_pass_the_deploy_check():
     result = run_manage(
-        "check", "--deploy", "--fail-level", "WARNING", DEDWEN_DEBUG="0", DEDWEN_SECRET_KEY=secrets.token_urlsafe(48)
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEDWEN_DEBUG="0",
+        DEDWEN_SECRET_KEY=secrets.token_urlsafe(48),
+        DEDWEN_JWT_SIGNING_KEY=secrets.token_urlsafe(32),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -49,8 +58,9 @@ def test_a_bad_value_stops_the_process_with_a_message_naming_the_variable():
 
 
 def test_production_settings_are_hardened(monkeypatch):
-    values = load_settings(monkeypatch, DEDWEN_DEBUG="0", DEDWEN_SECRET_KEY="k" * 50)
+    values = load_settings(monkeypatch, **PRODUCTION)
     assert values["DEBUG"] is False
+    assert values["SIMPLE_JWT"]["SIGNING_KEY"] == "j" * 32
     assert values["SESSION_COOKIE_HTTPONLY"] and values["SESSION_COOKIE_SECURE"] and values["CSRF_COOKIE_SECURE"]
     assert values["SECURE_SSL_REDIRECT"] and values["SECURE_HSTS_SECONDS"] >= 31536000
 
@@ -71,6 +81,11 @@ def test_production_settings_are_hardened(monkeypatch):
         ({"DEDWEN_LOGIN_FAILURE_LIMIT": "0"}, "DEDWEN_LOGIN_FAILURE_LIMIT"),
         ({"DEDWEN_SECRET_KEY": "short"}, "DEDWEN_SECRET_KEY"),
         ({"DEDWEN_DEBUG": "0"}, "DEDWEN_SECRET_KEY"),
+        ({"DEDWEN_LOGIN_IP_FAILURE_LIMIT": "4"}, "DEDWEN_LOGIN_IP_FAILURE_LIMIT"),  # below the pair limit
+        ({"DEDWEN_REFRESH_REUSE_GRACE": "-1"}, "DEDWEN_REFRESH_REUSE_GRACE"),
+        ({**PRODUCTION, "DEDWEN_JWT_SIGNING_KEY": ""}, "DEDWEN_JWT_SIGNING_KEY is required"),
+        ({**PRODUCTION, "DEDWEN_JWT_SIGNING_KEY": "j" * 31}, "DEDWEN_JWT_SIGNING_KEY must be at least 32 bytes"),
+        ({**PRODUCTION, "DEDWEN_JWT_SIGNING_KEY": "k" * 50}, "DEDWEN_JWT_SIGNING_KEY must differ from DEDWEN_SECRET_KEY"),
         ({"DATABASE_URL": "nonsense://what"}, "DATABASE_URL"),
     ],
 )
@@ -99,3 +114,63 @@ def test_services_are_selected_by_their_urls(monkeypatch):
     )
     assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.postgresql"
     assert "Redis" in values["CHANNEL_LAYERS"]["default"]["BACKEND"]
+
+
+def test_a_production_process_without_a_jwt_signing_key_does_not_start():
+    result = run_manage("check", DEDWEN_DEBUG="0", DEDWEN_SECRET_KEY=secrets.token_urlsafe(48))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DEDWEN_JWT_SIGNING_KEY is required when DEDWEN_DEBUG=0" in result.stderr
+
+
+def test_in_debug_the_jwt_signing_key_defaults_to_the_secret_key(monkeypatch):
+    values = load_settings(monkeypatch, DEDWEN_DEBUG="1", DEDWEN_SECRET_KEY="k" * 50)
+    assert values["SIMPLE_JWT"]["SIGNING_KEY"] == "k" * 50
+
+
+def test_the_dependency_floors_exclude_releases_with_known_fixes_after_them():
+    import tomllib
+
+    floors = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert "Django>=5.2.19,<5.3" in floors
+    assert any(spec.startswith("PyJWT>=2.12") for spec in floors)
+
+
+def test_bin_serve_in_production_seeds_no_demo_users(tmp_path):
+    import signal
+    import socket
+    import sqlite3
+    import threading
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    database = tmp_path / "serve.sqlite3"
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("DEDWEN_")}
+    environment.pop("DATABASE_URL", None)
+    environment.pop("REDIS_URL", None)
+    environment.update(PRODUCTION, DEDWEN_HTTPS="0", DEDWEN_SQLITE_PATH=str(database), DEDWEN_PORT=str(port))
+    server = subprocess.Popen(
+        [str(ROOT / "bin" / "serve")], cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )
+    lines: list[str] = []
+    serving = threading.Event()
+
+    def read() -> None:
+        for line in server.stdout:
+            lines.append(line)
+            if line.startswith("==> serving"):
+                serving.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert serving.wait(timeout=180), "".join(lines)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    output = "".join(lines)
+    assert "DEDWEN_DEBUG=0: no demo users seeded." in output
+    assert "dedwen-demo-pass" not in output
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM auth_user").fetchone() == (0,)

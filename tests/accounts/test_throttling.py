@@ -1,4 +1,7 @@
-"""Failed logins are throttled: 5 failures in 15 minutes per username and per IP, then 429 with Retry-After."""
+"""Failed logins are throttled: in 15 minutes, 5 failures per (username, IP) pair or 50 per IP, then 429 with Retry-After.
+
+Nobody can lock a victim out by guessing at their account: failures count for the guesser's address only.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from tests.support.cast import PASSWORD
 
 LOGIN = "/api/auth/login/"
 LIMIT = 5
+IP_LIMIT = 50
 WINDOW = timedelta(minutes=15)
 
 
@@ -38,6 +42,7 @@ def assert_throttled(response):
 
 def test_the_contract_numbers_are_the_configured_ones():
     assert settings.AXES_FAILURE_LIMIT == LIMIT
+    assert settings.DEDWEN_LOGIN_IP_FAILURE_LIMIT == IP_LIMIT
     assert settings.AXES_COOLOFF_TIME == WINDOW
 
 
@@ -58,20 +63,50 @@ def test_successes_do_not_count(alice):
     assert_throttled(api_login("alice", PASSWORD))
 
 
-def test_failures_count_per_username_across_ips(alice):
-    for n in range(LIMIT):
-        assert api_login("alice", "wrong", ip=f"10.2.0.{n}").status_code == 401
+def test_an_attackers_failures_do_not_lock_the_user_out_from_another_ip(alice):
+    attacker, home = "10.2.0.66", "10.2.0.1"
+    for _ in range(LIMIT * 3):
+        api_login("alice", "guess", ip=attacker)
+    assert_throttled(api_login("alice", PASSWORD, ip=attacker))
 
-    assert_throttled(api_login("alice", PASSWORD, ip="10.2.0.99"))
-    assert api_login("bob-does-not-exist", "x", ip="10.2.0.99").status_code == 401
+    response = api_login("alice", PASSWORD, ip=home)
+
+    assert response.status_code == 200
+    assert Device.objects.get(pk=response.json()["device"]["id"]).ip_address == home
 
 
-def test_failures_count_per_ip_across_usernames(alice):
-    for n in range(LIMIT):
-        assert api_login(f"guess{n}", "wrong", ip="10.3.0.1").status_code == 401
+def test_the_pair_limit_is_per_username(alice):
+    for _ in range(LIMIT):
+        assert api_login("alice", "wrong", ip="10.2.1.1").status_code == 401
+
+    assert_throttled(api_login("alice", PASSWORD, ip="10.2.1.1"))
+    assert api_login("bob-does-not-exist", "x", ip="10.2.1.1").status_code == 401
+
+
+def test_the_per_ip_budget_bites_across_usernames(alice):
+    # Fewer than LIMIT failures per username, so only the per-IP budget can lock the address out.
+    usernames = [f"guess{n}" for n in range(IP_LIMIT // (LIMIT - 1) + 1)]
+    failures = 0
+    for username in usernames:
+        for _ in range(LIMIT - 1):
+            if failures < IP_LIMIT:
+                assert api_login(username, "wrong", ip="10.3.0.1").status_code == 401
+                failures += 1
 
     assert_throttled(api_login("alice", PASSWORD, ip="10.3.0.1"))
+    assert_throttled(api_login("someone-new", "wrong", ip="10.3.0.1"))
     assert api_login("alice", PASSWORD, ip="10.3.0.2").status_code == 200
+
+
+def test_retry_after_is_the_time_left_until_the_lockout_ends(alice):
+    for _ in range(LIMIT):
+        assert api_login("alice", "wrong").status_code == 401
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=10))
+
+    response = api_login("alice", PASSWORD)
+
+    assert response.status_code == 429
+    assert timedelta(minutes=4) < timedelta(seconds=int(response["Retry-After"])) <= timedelta(minutes=5, seconds=1)
 
 
 def test_failures_older_than_the_window_no_longer_count(alice):
@@ -122,8 +157,20 @@ def test_the_html_form_is_throttled_with_a_429_page(alice):
 def test_api_failures_lock_the_html_form_too(alice):
     for _ in range(LIMIT):
         assert api_login("alice", "wrong", ip="10.6.0.1").status_code == 401
-    response = form_login(Client(enforce_csrf_checks=True, REMOTE_ADDR="10.6.0.2"), "alice", PASSWORD)
+    response = form_login(Client(enforce_csrf_checks=True, REMOTE_ADDR="10.6.0.1"), "alice", PASSWORD)
     assert response.status_code == 429
+
+
+def test_an_attacker_on_the_form_does_not_lock_the_user_out_of_the_form_elsewhere(alice):
+    attacker = Client(enforce_csrf_checks=True, REMOTE_ADDR="10.6.1.66")
+    for _ in range(LIMIT):
+        assert form_login(attacker, "alice", "guess").status_code == 200
+    assert form_login(attacker, "alice", PASSWORD).status_code == 429
+
+    response = form_login(Client(enforce_csrf_checks=True, REMOTE_ADDR="10.6.1.1"), "alice", PASSWORD)
+
+    assert response.status_code == 302
+    assert Device.objects.get(user=alice).ip_address == "10.6.1.1"
 
 
 def test_the_html_form_logs_in_and_creates_a_device(alice):
@@ -154,8 +201,8 @@ def behind_proxy(username: str, password: str, *, forwarded_for: str):
 
 def test_behind_a_proxy_each_client_is_counted_by_its_own_address(alice, settings):
     settings.DEDWEN_PROXY_COUNT = 1
-    for n in range(LIMIT):
-        assert behind_proxy(f"guess{n}", "wrong", forwarded_for="203.0.113.7").status_code == 401
+    for _ in range(LIMIT):
+        assert behind_proxy("alice", "wrong", forwarded_for="203.0.113.7").status_code == 401
     assert behind_proxy("alice", PASSWORD, forwarded_for="203.0.113.7").status_code == 429
     # A spoofed leftmost hop changes nothing: the proxy's own entry is the one that counts.
     assert behind_proxy("alice", PASSWORD, forwarded_for="198.51.100.1, 203.0.113.7").status_code == 429
@@ -167,5 +214,5 @@ def test_behind_a_proxy_each_client_is_counted_by_its_own_address(alice, setting
 
 def test_without_a_proxy_setting_x_forwarded_for_is_ignored(alice):
     for n in range(LIMIT):
-        assert behind_proxy(f"guess{n}", "wrong", forwarded_for=f"203.0.113.{n}").status_code == 401
+        assert behind_proxy("alice", "wrong", forwarded_for=f"203.0.113.{n}").status_code == 401
     assert behind_proxy("alice", PASSWORD, forwarded_for="198.51.100.9").status_code == 429

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -15,8 +16,19 @@ DEMO_USERS = [("alice", "alice@example.com", True), ("bob", "bob@example.com", F
 class Command(BaseCommand):
     help = "Create demo users alice (an admin), bob and carol, and their demo conversations. Idempotent."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--if-debug", action="store_true", help="seed only with DEDWEN_DEBUG=1 (bin/serve): production gets no demo users"
+        )
+
+    def handle(self, *args, if_debug: bool = False, **options) -> None:
+        if if_debug and not settings.DEBUG:
+            self.stdout.write("DEDWEN_DEBUG=0: no demo users seeded.")
+            return
+        self.seed()
+
     @transaction.atomic
-    def handle(self, *args, **options) -> None:
+    def seed(self) -> None:
         User = get_user_model()
         users = {}
         for username, email, is_admin in DEMO_USERS:
