@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from dedwen.realtime import db
@@ -22,7 +23,6 @@ from messaging.serializers import (
     TypingFrameSerializer,
 )
 
-SYNC_BATCH = 200  # messages read from the database per query while replaying
 PARTICIPANTS_TTL = 5.0  # seconds a conversation's participant list is trusted for `typing` (docs/protocol.md)
 PARTICIPANTS_CACHED = 10_000  # conversations whose participants a process keeps at most
 
@@ -149,19 +149,16 @@ async def typing(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -
 
 
 async def sync(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
-    """Replay every later message of the user's conversations as `message.new`, in id order, then `sync.done`."""
+    """Replay up to DEDWEN_SYNC_BATCH later messages as `message.new`, in id order, then `sync.done` saying whether more remain."""
     last_id = _valid(SyncFrameSerializer, data)["after"]
-    user = _user(ctx)
-    while True:
-        batch = await db.call(selectors.messages_after, user=user, after=last_id, limit=SYNC_BATCH)
-        for message in batch:
-            frame = {"conversation_id": message.conversation_id, "message": MessageSerializer(message).data}
-            await ctx.send_frame(ServerFrame.MESSAGE_NEW, frame, None)
-        if batch:
-            last_id = batch[-1].pk
-        if len(batch) < SYNC_BATCH:
-            break
-    await ctx.send_frame(ServerFrame.SYNC_DONE, {"last_id": last_id}, ref)
+    batch_size = settings.DEDWEN_SYNC_BATCH
+    # One more than a page tells whether another page follows, without a second query.
+    found = await db.call(selectors.messages_after, user=_user(ctx), after=last_id, limit=batch_size + 1)
+    for message in found[:batch_size]:
+        frame = {"conversation_id": message.conversation_id, "message": MessageSerializer(message).data}
+        await ctx.send_frame(ServerFrame.MESSAGE_NEW, frame, None)
+        last_id = message.pk
+    await ctx.send_frame(ServerFrame.SYNC_DONE, {"last_id": last_id, "more": len(found) > batch_size}, ref)
 
 
 HANDLERS: dict[ClientFrame, FrameHandler] = {

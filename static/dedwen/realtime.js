@@ -179,6 +179,7 @@ export class RealtimeClient extends EventTarget {
     this.user = null;
     this.deviceId = null;
     this.lastMessageId = null;
+    this.syncCursor = null; // where an unfinished (paged) sync goes on: live messages may be ahead of it
     this.seen = new Set();
     this.pending = new Map(); // client_id -> {conversation_id, body, client_id}
     this.presence = new Map(); // user id -> {status, last_seen}
@@ -396,6 +397,11 @@ export class RealtimeClient extends EventTarget {
       case FRAME.NOTIFICATION:
         return this.emit("notification", data);
       case FRAME.SYNC_DONE:
+        if (data.more && Number.isInteger(data.last_id)) {
+          this.syncCursor = data.last_id;
+          return this.transmit({ type: FRAME.SYNC, data: { after: data.last_id } });
+        }
+        this.syncCursor = null;
         this.advance(data.last_id);
         return this.emit("sync-done", data);
       default:
@@ -418,7 +424,8 @@ export class RealtimeClient extends EventTarget {
       this.authRetried = false;
     }, this.options.stableAfter);
     this.timers.ping = setInterval(() => this.transmit({ type: FRAME.PING, data: {} }), this.options.pingEvery);
-    if (this.lastMessageId !== null) this.transmit({ type: FRAME.SYNC, data: { after: this.lastMessageId } });
+    this.syncCursor ??= this.lastMessageId; // kept until a sync.done without `more`, in case the socket drops
+    if (this.syncCursor !== null) this.transmit({ type: FRAME.SYNC, data: { after: this.syncCursor } });
     for (const [clientId, data] of this.pending) this.transmit({ type: FRAME.MESSAGE_SEND, data, ref: clientId });
     this.emit("authenticated", { user: this.user, deviceId: this.deviceId, reconnect });
   }
