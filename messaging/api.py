@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from messaging import selectors, services
+from messaging.throttling import UserWriteThrottle
 from messaging.serializers import (
     ConversationCreateSerializer,
     ConversationSerializer,
@@ -45,6 +46,9 @@ def _valid(serializer_class, data) -> dict:
 class ConversationsView(APIView):
     """List the user's conversations (newest activity first), or open one."""
 
+    throttle_classes = [UserWriteThrottle]
+    throttle_scope = "conversations"
+
     @extend_schema(responses={200: ConversationSerializer(many=True)})
     def get(self, request):
         memberships = selectors.user_conversations(user=request.user)
@@ -70,6 +74,9 @@ class ConversationsView(APIView):
 
 class MessagesView(APIView):
     """Read a page of a conversation's messages, or send one."""
+
+    throttle_classes = [UserWriteThrottle]
+    throttle_scope = "messages"
 
     @extend_schema(
         parameters=[MessagePageSerializer],
