@@ -122,6 +122,22 @@ class ReadMarkerView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class LeaveView(APIView):
+    """Leave a group conversation."""
+
+    @extend_schema(
+        request=None,
+        responses={204: None, 404: NOT_FOUND, 409: OpenApiResponse(description="a direct conversation (JSON error)")},
+    )
+    def post(self, request, conversation_id: int):
+        conversation = _conversation(request, conversation_id)
+        try:
+            services.leave_conversation(user=request.user, conversation=conversation)
+        except services.CannotLeave as exc:
+            raise Conflict(str(exc)) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class NotificationsView(APIView):
     """List the user's notifications, newest first, with their unread count."""
 

@@ -30,7 +30,8 @@ PARTICIPANTS_CACHED = 10_000  # conversations whose participants a process keeps
 class ParticipantCache:
     """Participant ids of recently used conversations, each trusted for `ttl` seconds; the oldest go first.
 
-    Used on the event loop only, so `typing` reaches the database once per conversation per `ttl`.
+    Used on the event loop, so `typing` reaches the database once per conversation per `ttl`; a leave
+    forgets its conversation at once on the process that stored it (other processes within `ttl`).
     """
 
     def __init__(self, *, ttl: float, size: int, clock: Callable[[], float] = time.monotonic) -> None:
@@ -45,7 +46,7 @@ class ParticipantCache:
         if entry is None:
             return None
         if entry[0] <= self.clock():
-            del self._entries[conversation_id]
+            self._entries.pop(conversation_id, None)
             return None
         return entry[1]
 
@@ -57,6 +58,10 @@ class ParticipantCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return participants
+
+    def forget(self, conversation_id: int) -> None:
+        """Drop a conversation whose participants changed (safe from a database thread: one atomic pop)."""
+        self._entries.pop(conversation_id, None)
 
     def clear(self) -> None:
         """Forget every conversation."""
