@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import Count, F, IntegerField, Max, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from messaging.models import Conversation, Membership, Message, Notification
@@ -119,6 +119,12 @@ def user_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Member
     if found is None:
         raise ConversationNotFound(conversation_id)
     return found
+
+
+def latest_message_id(*, user: AbstractBaseUser) -> int:
+    """Return the id of the newest message of the user's conversations, 0 when there is none."""
+    found = active_memberships().filter(user_id=user.pk).aggregate(latest=Max("conversation__last_message_id"))
+    return found["latest"] or 0
 
 
 def conversation_messages(

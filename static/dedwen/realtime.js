@@ -52,8 +52,19 @@ export function csrfToken() {
   return "";
 }
 
-/** Call the REST API with the session (and CSRF on writes); resolve the JSON body, or null for 204. */
-export async function api(path, { method = "GET", body, signal } = {}) {
+/** Return the path and query of a paged list's next page (its Link rel="next" header), or null on the last page. */
+function nextPage(response) {
+  const match = /<([^>]*)>;\s*rel="next"/.exec(response.headers.get("Link") || "");
+  if (!match) return null;
+  const url = new URL(match[1], location.href);
+  return url.pathname + url.search;
+}
+
+/**
+ * Call the REST API with the session (and CSRF on writes); resolve the JSON body, or null for 204.
+ * With `paged`, resolve {data, next}: `next` is the next page's path (from the Link header) or null.
+ */
+export async function api(path, { method = "GET", body, signal, paged = false } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -81,7 +92,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     const error = (data && data.error) || {};
     throw new ApiError(response.status, error.code || `http_${response.status}`, error.message || response.statusText);
   }
-  return data;
+  return paged ? { data, next: nextPage(response) } : data;
 }
 
 /** Return the items of a list answer, whether it is a bare array or a paginated object. */

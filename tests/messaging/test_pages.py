@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from messaging import services
+from messaging.views import HISTORY_WINDOW
 from messaging.models import Conversation, Notification
 from tests.support.messaging import send
 
@@ -112,3 +115,44 @@ def test_a_cursor_that_cannot_be_read_is_a_json_400(alice, bob, api, path, curso
     response = api(alice).get(path, {"cursor": cursor})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid" and "cursor" in response.json()["error"]["message"]
+
+
+# The conversation page ----------------------------------------------------------------------------
+
+
+def rendered_messages(html: str) -> list[dict]:
+    """Return the messages the page was rendered with (its `initial-messages` JSON script)."""
+    match = re.search(r'<script id="initial-messages" type="application/json">(.*?)</script>', html, re.S)
+    assert match, "the page carries no initial-messages"
+    return json.loads(match[1])
+
+
+def page_of(user, conversation):
+    client = Client()
+    client.force_login(user)
+    return client.get(f"/conversations/{conversation.pk}/")
+
+
+def test_the_conversation_page_renders_only_the_newest_window_and_offers_earlier_ones(alice, bob, alice_bob):
+    sent = [send(bob, alice_bob, f"m{n}").pk for n in range(HISTORY_WINDOW + 70)]
+    response = page_of(alice, alice_bob)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert [message["id"] for message in rendered_messages(html)] == sent[-HISTORY_WINDOW:]
+    assert f'data-history-window="{HISTORY_WINDOW}"' in html
+    assert 'id="load-older"' in html and "Load earlier messages" in html
+    assert 'id="leave-button"' not in html  # a direct conversation cannot be left
+
+
+def test_a_group_page_has_a_leave_button_and_a_short_history_is_rendered_whole(alice, bob, carol):
+    group = services.create_conversation(creator=alice, participant_ids=[bob.pk, carol.pk], title="trio").conversation
+    sent = [send(bob, group, f"m{n}").pk for n in range(3)]
+    html = page_of(alice, group).content.decode()
+    assert [message["id"] for message in rendered_messages(html)] == sent
+    assert 'id="leave-button"' in html
+
+
+def test_the_page_of_a_group_one_left_is_404(alice, bob, carol):
+    group = services.create_conversation(creator=alice, participant_ids=[bob.pk, carol.pk], title="trio").conversation
+    services.leave_conversation(user=carol, conversation=group)
+    assert page_of(carol, group).status_code == 404
