@@ -122,9 +122,10 @@ def test_a_cursor_that_cannot_be_read_is_a_json_400(alice, bob, api, path, curso
 
 def rendered_messages(html: str) -> list[dict]:
     """Return the messages the page was rendered with (its `initial-messages` JSON script)."""
-    match = re.search(r'<script id="initial-messages" type="application/json">(.*?)</script>', html, re.S)
-    assert match, "the page carries no initial-messages"
-    return json.loads(match[1])
+    found = re.findall(r'<script id="initial-messages" type="application/json">(.*?)</script>', html, re.S)
+    assert len(found) == 1, "the page carries its initial messages once"
+    assert html.index('id="initial-messages"') > html.index("<body"), "in the body, where scripts can read it"
+    return json.loads(found[0])
 
 
 def page_of(user, conversation):
