@@ -80,6 +80,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return items
 
 
+def env_drf_rate(name: str, default: str) -> str:
+    """Return the variable as a Django REST framework throttle rate: NUMBER/PERIOD, PERIOD one of s, m, h, d."""
+    value = _raw(name) or default
+    if not re.fullmatch(r"[1-9]\d{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise _fail(name, value, "NUMBER/PERIOD with PERIOD one of second, minute, hour, day, e.g. 120/min")
+    return value
+
+
 @dataclass(frozen=True)
 class Rate:
     """A token-bucket budget: up to `burst` frames at once, refilled at `per_second`."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from dedwen.env import env_bool, env_float, env_int, env_list, env_rate, env_str
+from dedwen.env import env_bool, env_drf_rate, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DEDWEN_VAR_DIR", str(BASE_DIR / "var")))
@@ -159,6 +159,20 @@ else:
         }
     }
 
+# Django's cache holds the REST throttles' counters: in Redis (shared by every process) when
+# REDIS_URL is set, in the process's memory otherwise. Short timeouts: a lost Redis must not hold a request.
+if REDIS_URL is None:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dedwen"}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{DEDWEN_REDIS_PREFIX}:cache",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
 # --- Real-time --------------------------------------------------------------------------------
 DEDWEN_WS_AUTH_TIMEOUT = env_float("DEDWEN_WS_AUTH_TIMEOUT", 10.0, minimum=0.05)
 DEDWEN_WS_MAX_FRAME = env_int("DEDWEN_WS_MAX_FRAME", 65536, minimum=1024)
@@ -166,6 +180,8 @@ DEDWEN_WS_RATE = env_rate("DEDWEN_WS_RATE", "60/30")
 DEDWEN_WS_DEVICE_RECHECK = env_float("DEDWEN_WS_DEVICE_RECHECK", 30.0, minimum=0.05)
 DEDWEN_PRESENCE_TTL = env_float("DEDWEN_PRESENCE_TTL", 60.0, minimum=0.5)
 DEDWEN_MESSAGE_MAX_LENGTH = env_int("DEDWEN_MESSAGE_MAX_LENGTH", 4000, minimum=1)
+# Most `message.new` frames one `sync` answers before `sync.done` says `more: true`.
+DEDWEN_SYNC_BATCH = env_int("DEDWEN_SYNC_BATCH", 500, minimum=1, maximum=10000)
 
 # --- Authentication ---------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -236,6 +252,9 @@ AXES_CLIENT_IP_CALLABLE = "accounts.services.client_ip"
 AXES_SENSITIVE_PARAMETERS = ["password", "token", "refresh"]
 
 # --- REST -------------------------------------------------------------------------------------
+# Per-user budgets of REST writes (DRF rate syntax, sliding window; messaging/throttling.py).
+DEDWEN_THROTTLE_MESSAGES = env_drf_rate("DEDWEN_THROTTLE_MESSAGES", "120/min")
+DEDWEN_THROTTLE_CONVERSATIONS = env_drf_rate("DEDWEN_THROTTLE_CONVERSATIONS", "60/hour")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.DeviceJWTAuthentication",

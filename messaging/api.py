@@ -8,9 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from messaging import selectors, services
+from messaging.pagination import conversations_pagination, notifications_pagination
+from messaging.throttling import UserWriteThrottle
 from messaging.serializers import (
     ConversationCreateSerializer,
     ConversationSerializer,
+    ListPageSerializer,
     MessageBodySerializer,
     MessagePageSerializer,
     MessageSerializer,
@@ -22,6 +25,9 @@ from messaging.serializers import (
 
 NOT_FOUND = OpenApiResponse(description="no such conversation among the user's")
 INVALID = OpenApiResponse(description="invalid input (JSON error)")
+NEXT_PAGE = OpenApiParameter(
+    "Link", str, location=OpenApiParameter.HEADER, response=True, description='`<url>; rel="next"` while more pages follow'
+)
 
 
 class Conflict(exceptions.APIException):
@@ -45,10 +51,19 @@ def _valid(serializer_class, data) -> dict:
 class ConversationsView(APIView):
     """List the user's conversations (newest activity first), or open one."""
 
-    @extend_schema(responses={200: ConversationSerializer(many=True)})
+    throttle_classes = [UserWriteThrottle]
+    throttle_scope = "conversations"
+
+    @extend_schema(
+        parameters=[ListPageSerializer, NEXT_PAGE],
+        responses={200: ConversationSerializer(many=True), 400: INVALID},
+        description="One page, newest activity first; the next page's URL is in the `Link` header.",
+    )
     def get(self, request):
-        memberships = selectors.user_conversations(user=request.user)
-        return Response(ConversationSerializer(memberships, many=True).data)
+        query = _valid(ListPageSerializer, request.query_params)
+        paginator = conversations_pagination(page_size=query["limit"])
+        memberships = paginator.paginate_queryset(selectors.user_conversations(user=request.user), request, view=self)
+        return paginator.page_response(ConversationSerializer(memberships, many=True).data)
 
     @extend_schema(
         request=ConversationCreateSerializer,
@@ -70,6 +85,9 @@ class ConversationsView(APIView):
 
 class MessagesView(APIView):
     """Read a page of a conversation's messages, or send one."""
+
+    throttle_classes = [UserWriteThrottle]
+    throttle_scope = "messages"
 
     @extend_schema(
         parameters=[MessagePageSerializer],
@@ -115,20 +133,40 @@ class ReadMarkerView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class LeaveView(APIView):
+    """Leave a group conversation."""
+
+    @extend_schema(
+        request=None,
+        responses={204: None, 404: NOT_FOUND, 409: OpenApiResponse(description="a direct conversation (JSON error)")},
+    )
+    def post(self, request, conversation_id: int):
+        conversation = _conversation(request, conversation_id)
+        try:
+            services.leave_conversation(user=request.user, conversation=conversation)
+        except services.CannotLeave as exc:
+            raise Conflict(str(exc)) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class NotificationsView(APIView):
     """List the user's notifications, newest first, with their unread count."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("unread", bool, description="only the unread ones"), OpenApiParameter("limit", int)],
-        responses={200: NotificationListSerializer},
+        parameters=[NotificationsQuerySerializer, NEXT_PAGE],
+        responses={200: NotificationListSerializer, 400: INVALID},
+        description="One page, newest first; `unread_count` counts all of them; the next page's URL is in the `Link` header.",
     )
     def get(self, request):
         query = _valid(NotificationsQuerySerializer, request.query_params)
-        notifications = selectors.user_notifications(
-            user=request.user, unread_only=query["unread"], limit=query["limit"]
+        paginator = notifications_pagination(page_size=query["limit"])
+        notifications = paginator.paginate_queryset(
+            selectors.user_notifications(user=request.user, unread_only=query["unread"]), request, view=self
         )
         unread_count = selectors.unread_notification_count(user=request.user)
-        return Response(NotificationListSerializer({"notifications": notifications, "unread_count": unread_count}).data)
+        return paginator.page_response(
+            NotificationListSerializer({"notifications": notifications, "unread_count": unread_count}).data
+        )
 
 
 class NotificationsReadView(APIView):

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from dedwen.realtime import db
@@ -22,7 +23,6 @@ from messaging.serializers import (
     TypingFrameSerializer,
 )
 
-SYNC_BATCH = 200  # messages read from the database per query while replaying
 PARTICIPANTS_TTL = 5.0  # seconds a conversation's participant list is trusted for `typing` (docs/protocol.md)
 PARTICIPANTS_CACHED = 10_000  # conversations whose participants a process keeps at most
 
@@ -30,7 +30,8 @@ PARTICIPANTS_CACHED = 10_000  # conversations whose participants a process keeps
 class ParticipantCache:
     """Participant ids of recently used conversations, each trusted for `ttl` seconds; the oldest go first.
 
-    Used on the event loop only, so `typing` reaches the database once per conversation per `ttl`.
+    Used on the event loop, so `typing` reaches the database once per conversation per `ttl`; a leave
+    forgets its conversation at once on the process that stored it (other processes within `ttl`).
     """
 
     def __init__(self, *, ttl: float, size: int, clock: Callable[[], float] = time.monotonic) -> None:
@@ -45,7 +46,7 @@ class ParticipantCache:
         if entry is None:
             return None
         if entry[0] <= self.clock():
-            del self._entries[conversation_id]
+            self._entries.pop(conversation_id, None)
             return None
         return entry[1]
 
@@ -57,6 +58,10 @@ class ParticipantCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return participants
+
+    def forget(self, conversation_id: int) -> None:
+        """Drop a conversation whose participants changed (safe from a database thread: one atomic pop)."""
+        self._entries.pop(conversation_id, None)
 
     def clear(self) -> None:
         """Forget every conversation."""
@@ -149,19 +154,16 @@ async def typing(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -
 
 
 async def sync(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
-    """Replay every later message of the user's conversations as `message.new`, in id order, then `sync.done`."""
+    """Replay up to DEDWEN_SYNC_BATCH later messages as `message.new`, in id order, then `sync.done` saying whether more remain."""
     last_id = _valid(SyncFrameSerializer, data)["after"]
-    user = _user(ctx)
-    while True:
-        batch = await db.call(selectors.messages_after, user=user, after=last_id, limit=SYNC_BATCH)
-        for message in batch:
-            frame = {"conversation_id": message.conversation_id, "message": MessageSerializer(message).data}
-            await ctx.send_frame(ServerFrame.MESSAGE_NEW, frame, None)
-        if batch:
-            last_id = batch[-1].pk
-        if len(batch) < SYNC_BATCH:
-            break
-    await ctx.send_frame(ServerFrame.SYNC_DONE, {"last_id": last_id}, ref)
+    batch_size = settings.DEDWEN_SYNC_BATCH
+    # One more than a page tells whether another page follows, without a second query.
+    found = await db.call(selectors.messages_after, user=_user(ctx), after=last_id, limit=batch_size + 1)
+    for message in found[:batch_size]:
+        frame = {"conversation_id": message.conversation_id, "message": MessageSerializer(message).data}
+        await ctx.send_frame(ServerFrame.MESSAGE_NEW, frame, None)
+        last_id = message.pk
+    await ctx.send_frame(ServerFrame.SYNC_DONE, {"last_id": last_id, "more": len(found) > batch_size}, ref)
 
 
 HANDLERS: dict[ClientFrame, FrameHandler] = {

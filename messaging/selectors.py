@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import Count, F, IntegerField, Max, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from messaging.models import Conversation, Membership, Message, Notification
@@ -75,12 +75,13 @@ def conversation_message(*, conversation: Conversation, message_id: int) -> Mess
     return message
 
 
-def user_conversations(*, user: AbstractBaseUser, conversation_id: int | None = None) -> list[Membership]:
+def user_conversations(*, user: AbstractBaseUser, conversation_id: int | None = None) -> QuerySet[Membership]:
     """Return the user's memberships, newest activity first, loaded for display in a fixed number of queries.
 
     Each membership carries its conversation (with `last_message` and its sender), the conversation's
-    current memberships with their users in `conversation.active_memberships`, and `unread_count`:
-    the messages of others after the user's read marker.
+    current memberships with their users in `conversation.active_memberships`, `unread_count`: the
+    messages of others after the user's read marker, and `activity`: the conversation's last activity
+    (the position of a page's cursor).
     """
     unread = (
         Message.objects.filter(conversation_id=OuterRef("conversation_id"), id__gt=OuterRef("last_read_id"))
@@ -101,20 +102,29 @@ def user_conversations(*, user: AbstractBaseUser, conversation_id: int | None = 
                 to_attr="active_memberships",
             )
         )
-        .annotate(unread_count=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
-        .order_by("-conversation__last_activity_at", "-conversation_id")
+        .annotate(
+            unread_count=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
+            activity=F("conversation__last_activity_at"),
+        )
+        .order_by("-activity", "-conversation_id")
     )
     if conversation_id is not None:
         memberships = memberships.filter(conversation_id=conversation_id)
-    return list(memberships)
+    return memberships
 
 
 def user_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Membership:
     """Return one of the user's memberships loaded like user_conversations; raise ConversationNotFound."""
-    found = user_conversations(user=user, conversation_id=conversation_id)
-    if not found:
+    found = user_conversations(user=user, conversation_id=conversation_id).first()
+    if found is None:
         raise ConversationNotFound(conversation_id)
-    return found[0]
+    return found
+
+
+def latest_message_id(*, user: AbstractBaseUser) -> int:
+    """Return the id of the newest message of the user's conversations, 0 when there is none."""
+    found = active_memberships().filter(user_id=user.pk).aggregate(latest=Max("conversation__last_message_id"))
+    return found["latest"] or 0
 
 
 def conversation_messages(
@@ -143,12 +153,12 @@ def messages_after(*, user: AbstractBaseUser, after: int, limit: int) -> list[Me
     )
 
 
-def user_notifications(*, user: AbstractBaseUser, unread_only: bool = False, limit: int = 50) -> list[Notification]:
-    """Return the user's newest notifications first."""
+def user_notifications(*, user: AbstractBaseUser, unread_only: bool = False) -> QuerySet[Notification]:
+    """Return the user's notifications, newest first (a queryset: callers take a page of it)."""
     notifications = Notification.objects.filter(user_id=user.pk)
     if unread_only:
         notifications = notifications.unread()
-    return list(notifications.order_by("-id")[:limit])
+    return notifications.order_by("-id")
 
 
 def unread_notification_count(*, user: AbstractBaseUser) -> int:

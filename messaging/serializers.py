@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from messaging.models import Message, Notification
+from messaging.pagination import LIST_PAGE_DEFAULT, LIST_PAGE_MAX
 from messaging.selectors import MAX_ID
 
 MAX_PARTICIPANTS = 100
@@ -91,9 +92,15 @@ class ReadMarkerSerializer(serializers.Serializer):
     message_id = IdField()
 
 
-class NotificationsQuerySerializer(serializers.Serializer):
+class ListPageSerializer(serializers.Serializer):
+    """Query parameters of a page of a list: how many items (at most 100) and where it starts (an opaque cursor)."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=LIST_PAGE_MAX, default=LIST_PAGE_DEFAULT)
+    cursor = serializers.CharField(required=False, max_length=1000, help_text="from the previous page's Link header")
+
+
+class NotificationsQuerySerializer(ListPageSerializer):
     unread = serializers.BooleanField(required=False, default=False)
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=DEFAULT_PAGE)
 
 
 class NotificationsReadSerializer(serializers.Serializer):

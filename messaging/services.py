@@ -123,13 +123,21 @@ def _announce(*, conversation: Conversation, creator: AbstractBaseUser, user_ids
 
 
 def leave_conversation(*, user: AbstractBaseUser, conversation: Conversation) -> bool:
-    """Take the user out of a group; return False when they were not in it."""
+    """Take the user out of a group; return False when they were not in it.
+
+    From the commit on they get nothing more from it: no live frame, no `sync`, no presence through it.
+    This process's cached participants (the `typing` relay) forget the conversation at once.
+    """
     if conversation.kind == Conversation.Kind.DIRECT:
         raise CannotLeave("A direct conversation cannot be left.")
     left = (
         Membership.objects.filter(conversation=conversation, user_id=user.pk, left_at__isnull=True)
         .update(left_at=timezone.now())
     )
+    if left:
+        from messaging.realtime import participants  # here: messaging.realtime imports this module
+
+        transaction.on_commit(lambda: participants.forget(conversation.pk))
     return left == 1
 
 

@@ -8,6 +8,9 @@ from django.http import Http404
 from django.shortcuts import render
 
 from messaging import selectors
+from messaging.serializers import MessageSerializer
+
+HISTORY_WINDOW = 50  # messages the page starts with; "Load earlier messages" asks the API for the ones before
 
 
 @login_required
@@ -18,14 +21,13 @@ def inbox_view(request):
 
 @login_required
 def conversation_view(request, conversation_id: int):
-    """Show one conversation of the user: its history, live messages and the send box."""
-    memberships = selectors.user_conversations(user=request.user)
-    membership = next((found for found in memberships if found.conversation_id == conversation_id), None)
-    if membership is None:
-        raise Http404("No such conversation.")
+    """Show one conversation of the user: its newest messages (older ones on demand), live ones and the send box."""
+    try:
+        membership = selectors.user_conversation(user=request.user, conversation_id=conversation_id)
+    except selectors.ConversationNotFound:
+        raise Http404("No such conversation.") from None
     conversation = membership.conversation
-    # Where the client's `sync` starts when this conversation has no message yet.
-    latest_message_id = max((found.conversation.last_message_id or 0 for found in memberships), default=0)
+    messages = selectors.conversation_messages(conversation=conversation, limit=HISTORY_WINDOW)
     others = [
         {"id": member.user_id, "username": member.user.get_username(), "last_read_id": member.last_read_id}
         for member in conversation.active_memberships
@@ -37,9 +39,13 @@ def conversation_view(request, conversation_id: int):
         "messaging/conversation.html",
         {
             "conversation_id": conversation.pk,
+            "kind": conversation.kind,
             "title": title,
             "others": others,
             "max_length": settings.DEDWEN_MESSAGE_MAX_LENGTH,
-            "latest_message_id": latest_message_id,
+            # Where the client's `sync` starts when this conversation has no message yet.
+            "latest_message_id": selectors.latest_message_id(user=request.user),
+            "messages": MessageSerializer(messages, many=True).data,
+            "history_window": HISTORY_WINDOW,
         },
     )

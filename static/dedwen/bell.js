@@ -1,4 +1,4 @@
-// The notification bell: a live unread count and a dropdown of recent notifications.
+// The notification bell: a live unread count and a dropdown of recent notifications, older ones on demand.
 
 import { api, ApiError } from "./realtime.js";
 import { el, timeElement, toLogin } from "./dom.js";
@@ -12,6 +12,10 @@ export function setUpBell(client) {
   const readAll = document.getElementById("bell-read-all");
   if (!button) return;
   let loaded = false;
+  let nextPage = null; // the path of the next (older) page of notifications, or null
+  const more = el("button", { className: "link-button bell-more", text: "Show older notifications", attrs: { type: "button" } });
+  more.hidden = true;
+  list.after(more);
 
   function setCount(count) {
     const n = Math.max(0, Number(count) || 0);
@@ -39,14 +43,28 @@ export function setUpBell(client) {
     empty.hidden = notifications.length > 0;
   }
 
-  async function load(unreadOnly) {
+  async function load(path) {
     try {
-      return await api(`/api/notifications/${unreadOnly ? "?unread=1" : ""}`);
+      return await api(path, { paged: true });
     } catch (error) {
       if (error instanceof ApiError && error.isAuth) toLogin();
       return null;
     }
   }
+
+  function showNext(next) {
+    nextPage = next;
+    more.hidden = next === null;
+  }
+
+  more.addEventListener("click", async () => {
+    if (!nextPage) return;
+    const answer = await load(nextPage);
+    if (!answer) return;
+    list.append(...(answer.data.notifications || []).map(item));
+    setCount(answer.data.unread_count);
+    showNext(answer.next);
+  });
 
   async function markRead(ids) {
     try {
@@ -69,11 +87,12 @@ export function setUpBell(client) {
     if (!panel.hidden) return close();
     panel.hidden = false;
     button.setAttribute("aria-expanded", "true");
-    const answer = await load(false);
+    const answer = await load("/api/notifications/");
     if (answer) {
       loaded = true;
-      render(answer.notifications || []);
-      setCount(answer.unread_count);
+      render(answer.data.notifications || []);
+      setCount(answer.data.unread_count);
+      showNext(answer.next);
     }
   });
   readAll.addEventListener("click", () => markRead(null));
@@ -95,8 +114,8 @@ export function setUpBell(client) {
     }
   });
   async function refreshCount() {
-    const answer = await load(true);
-    if (answer) setCount(answer.unread_count);
+    const answer = await load("/api/notifications/?unread=1&limit=1");
+    if (answer) setCount(answer.data.unread_count);
   }
 
   refreshCount();

@@ -1,16 +1,19 @@
-// A conversation: history with infinite scroll back (?before=), live messages, typing, read markers, sending.
+// A conversation: the newest messages rendered with the page, earlier ones on demand (?before=), live messages
+// (at most MAX_SHOWN kept on screen), typing, read markers, sending, leaving a group.
 
 import { api, ApiError } from "./realtime.js";
 import { el, timeElement, toLogin } from "./dom.js";
 import { followPresence } from "./presence.js";
 
-const PAGE = 50;
+const MAX_SHOWN = 200; // messages kept on the page: past it, live ones push the oldest out (load them again on demand)
 const TYPING_SHOWN_FOR = 4000; // ms a typing notice stays without a new `typing` frame
 
 export function init({ client, me }) {
   const section = document.querySelector("[data-conversation-id]");
   const conversationId = Number(section.dataset.conversationId);
   const maxLength = Number(section.dataset.maxLength) || 4000;
+  const PAGE = Number(section.dataset.historyWindow) || 50;
+  const leaveButton = document.getElementById("leave-button");
   const history = document.getElementById("history");
   const top = document.getElementById("history-top");
   const list = document.getElementById("messages");
@@ -86,8 +89,22 @@ export function init({ client, me }) {
     if (oldestId === null || message.id < oldestId) oldestId = message.id;
     if (message.id > newestId) newestId = message.id;
     if (stick || message.sender.id === me.id) scrollToBottom();
+    if (stick) trim();
     stopTyping(message.sender.id);
     if (!hasOlder && loaded) historyStatus.textContent = "This is the beginning of the conversation.";
+  }
+
+  /** Keep at most MAX_SHOWN confirmed messages: drop the oldest (the reader is at the bottom) and offer them again. */
+  function trim() {
+    const shown = list.querySelectorAll(".message[data-id]");
+    for (let i = 0; i < shown.length - MAX_SHOWN; i++) {
+      byId.delete(Number(shown[i].dataset.id));
+      shown[i].remove();
+    }
+    if (shown.length <= MAX_SHOWN) return;
+    oldestId = Number(shown[shown.length - MAX_SHOWN].dataset.id);
+    hasOlder = true;
+    olderButton.hidden = false;
   }
 
   function showSeen() {
@@ -127,14 +144,8 @@ export function init({ client, me }) {
     historyStatus.textContent = `Could not load ${what}; retrying when the connection is back.`;
   }
 
-  async function loadLatest() {
-    historyStatus.textContent = "Loading…";
-    let messages;
-    try {
-      messages = await fetchPage(null);
-    } catch (error) {
-      return failed(error, "the messages");
-    }
+  /** Show the newest page of messages, rendered with the page. */
+  function showLatest(messages) {
     loaded = true;
     for (const message of messages) {
       client.remember(message);
@@ -175,6 +186,19 @@ export function init({ client, me }) {
       failed(error, "older messages");
     } finally {
       loadingOlder = false;
+    }
+  }
+
+  async function leave() {
+    if (!confirm(`Leave “${document.getElementById("conversation-title").textContent}”? You will get no more messages from it.`)) return;
+    leaveButton.disabled = true;
+    try {
+      await api(`/api/conversations/${conversationId}/leave/`, { method: "POST" });
+      location.assign("/");
+    } catch (error) {
+      leaveButton.disabled = false;
+      if (error instanceof ApiError && error.isAuth) return toLogin();
+      historyStatus.textContent = `Could not leave the group: ${error.message}`;
     }
   }
 
@@ -254,9 +278,6 @@ export function init({ client, me }) {
     typing.set(detail.user_id, setTimeout(() => stopTyping(detail.user_id), TYPING_SHOWN_FOR));
     showTyping();
   });
-  client.addEventListener("authenticated", () => {
-    if (!loaded) loadLatest();
-  });
   followPresence(client, section);
 
   form.addEventListener("submit", (event) => {
@@ -274,12 +295,13 @@ export function init({ client, me }) {
     if (textarea.value.trim()) client.typing(conversationId);
   });
   olderButton.addEventListener("click", loadOlder);
+  leaveButton?.addEventListener("click", leave);
   history.addEventListener("scroll", () => markRead(), { passive: true });
   document.addEventListener("visibilitychange", markRead);
   new IntersectionObserver((entries) => {
     if (entries.some((entry) => entry.isIntersecting) && loaded) loadOlder();
   }, { root: history }).observe(top);
 
-  loadLatest();
+  showLatest(JSON.parse(document.getElementById("initial-messages").textContent));
   textarea.focus();
 }

@@ -7,9 +7,11 @@ import { applyKnownPresence, followPresence } from "./presence.js";
 export function init({ client, me }) {
   const list = document.getElementById("conversation-list");
   const status = document.getElementById("inbox-status");
+  const more = document.getElementById("inbox-more");
   const conversations = new Map(); // id -> conversation object from the API, kept up to date
   let loaded = false;
   let loading = null;
+  let nextPage = null; // the path of the next (older) page of conversations, or null
 
   function others(conversation) {
     return (conversation.participants || []).filter((person) => person.id !== me.id);
@@ -60,18 +62,38 @@ export function init({ client, me }) {
     applyKnownPresence(client, list);
   }
 
+  function add(page, next) {
+    for (const conversation of page) {
+      conversations.set(conversation.id, conversation);
+      client.remember(conversation.last_message);
+    }
+    nextPage = next;
+    more.hidden = next === null;
+    render();
+  }
+
+  async function loadMore() {
+    if (!nextPage || loading) return;
+    more.disabled = true;
+    try {
+      const { data, next } = await api(nextPage, { paged: true });
+      add(data, next);
+    } catch (error) {
+      if (error instanceof ApiError && error.isAuth) return toLogin();
+      status.textContent = `Could not load more conversations: ${error.message}`;
+    } finally {
+      more.disabled = false;
+    }
+  }
+
   async function load() {
     loading ??= (async () => {
       try {
-        const answer = await api("/api/conversations/");
+        const { data, next } = await api("/api/conversations/", { paged: true });
         conversations.clear();
-        for (const conversation of answer) {
-          conversations.set(conversation.id, conversation);
-          client.remember(conversation.last_message);
-        }
+        add(data, next);
         client.baseline();
         loaded = true;
-        render();
       } catch (error) {
         if (error instanceof ApiError && error.isAuth) return toLogin();
         status.textContent = "Could not load your conversations; retrying when the connection is back.";
@@ -95,6 +117,7 @@ export function init({ client, me }) {
     if (!loaded) load();
   });
   followPresence(client, list);
+  more.addEventListener("click", loadMore);
   load();
   setUpStart();
 }

@@ -52,8 +52,19 @@ export function csrfToken() {
   return "";
 }
 
-/** Call the REST API with the session (and CSRF on writes); resolve the JSON body, or null for 204. */
-export async function api(path, { method = "GET", body, signal } = {}) {
+/** Return the path and query of a paged list's next page (its Link rel="next" header), or null on the last page. */
+function nextPage(response) {
+  const match = /<([^>]*)>;\s*rel="next"/.exec(response.headers.get("Link") || "");
+  if (!match) return null;
+  const url = new URL(match[1], location.href);
+  return url.pathname + url.search;
+}
+
+/**
+ * Call the REST API with the session (and CSRF on writes); resolve the JSON body, or null for 204.
+ * With `paged`, resolve {data, next}: `next` is the next page's path (from the Link header) or null.
+ */
+export async function api(path, { method = "GET", body, signal, paged = false } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -81,7 +92,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     const error = (data && data.error) || {};
     throw new ApiError(response.status, error.code || `http_${response.status}`, error.message || response.statusText);
   }
-  return data;
+  return paged ? { data, next: nextPage(response) } : data;
 }
 
 /** Return the items of a list answer, whether it is a bare array or a paginated object. */
@@ -179,6 +190,7 @@ export class RealtimeClient extends EventTarget {
     this.user = null;
     this.deviceId = null;
     this.lastMessageId = null;
+    this.syncCursor = null; // where an unfinished (paged) sync goes on: live messages may be ahead of it
     this.seen = new Set();
     this.pending = new Map(); // client_id -> {conversation_id, body, client_id}
     this.presence = new Map(); // user id -> {status, last_seen}
@@ -396,6 +408,11 @@ export class RealtimeClient extends EventTarget {
       case FRAME.NOTIFICATION:
         return this.emit("notification", data);
       case FRAME.SYNC_DONE:
+        if (data.more && Number.isInteger(data.last_id)) {
+          this.syncCursor = data.last_id;
+          return this.transmit({ type: FRAME.SYNC, data: { after: data.last_id } });
+        }
+        this.syncCursor = null;
         this.advance(data.last_id);
         return this.emit("sync-done", data);
       default:
@@ -418,7 +435,8 @@ export class RealtimeClient extends EventTarget {
       this.authRetried = false;
     }, this.options.stableAfter);
     this.timers.ping = setInterval(() => this.transmit({ type: FRAME.PING, data: {} }), this.options.pingEvery);
-    if (this.lastMessageId !== null) this.transmit({ type: FRAME.SYNC, data: { after: this.lastMessageId } });
+    this.syncCursor ??= this.lastMessageId; // kept until a sync.done without `more`, in case the socket drops
+    if (this.syncCursor !== null) this.transmit({ type: FRAME.SYNC, data: { after: this.syncCursor } });
     for (const [clientId, data] of this.pending) this.transmit({ type: FRAME.MESSAGE_SEND, data, ref: clientId });
     this.emit("authenticated", { user: this.user, deviceId: this.deviceId, reconnect });
   }

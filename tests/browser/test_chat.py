@@ -52,6 +52,7 @@ def test_two_people_chat_live_in_their_browsers(web, alice, bob, carol, screensh
     # Bob opens it and types: alice sees it; he sends: she gets it live, and her message shows as seen.
     b.page.locator("#conversation-list a").first.click()
     b.page.locator("#messages .message.theirs").wait_for()
+    b.wait_for_log(LOG_AUTHENTICATED, count=2)  # the history is in the page at once; typing needs the socket
     b.page.get_by_label("Message", exact=True).fill("Sure, 12:30 at the usual place?")
     a.page.get_by_text("bob is typing…").wait_for()
     b.page.keyboard.press("Enter")
@@ -89,3 +90,51 @@ def test_two_people_chat_live_in_their_browsers(web, alice, bob, carol, screensh
 
     assert a.page.evaluate("() => window.__xss") is None
     assert a.page_errors == [] and b.page_errors == []
+
+
+def test_long_histories_come_a_page_at_a_time_and_a_group_can_be_left(web, alice, bob, carol):
+    from messaging import services
+
+    def prepare():
+        groups = [
+            services.create_conversation(creator=bob, participant_ids=[alice.pk, carol.pk], title=f"g{n}").conversation
+            for n in range(55)
+        ]
+        for n in range(60):
+            send(bob, groups[-1], f"m{n}")
+        return groups[-1]
+
+    busy = off_loop(prepare)
+    server = web.server()
+    a = web.log_in(server, alice)
+
+    # The inbox shows the newest 50 conversations and the rest on demand.
+    a.page.locator("#conversation-list li").nth(49).wait_for()
+    assert a.page.locator("#conversation-list li").count() == 50
+    a.page.get_by_role("button", name="Show older conversations").click()
+    a.page.locator("#conversation-list li").nth(54).wait_for()
+    a.page.get_by_role("button", name="Show older conversations").wait_for(state="hidden")
+
+    # The bell too (55 + 60 notifications).
+    a.page.locator("#bell-button").click()
+    a.page.locator("#bell-list li").nth(49).wait_for()
+    assert a.page.locator("#bell-list li").count() == 50
+    a.page.get_by_role("button", name="Show older notifications").click()
+    a.page.locator("#bell-list li").nth(99).wait_for()
+    a.page.keyboard.press("Escape")
+
+    # A conversation starts with its newest 50 messages; earlier ones load on demand.
+    a.open(f"/conversations/{busy.pk}/")
+    a.page.locator("#messages .message").nth(49).wait_for()
+    assert message_texts(a) == [f"m{n}" for n in range(10, 60)]
+    a.page.get_by_role("button", name="Load earlier messages").click()
+    a.page.get_by_text("This is the beginning of the conversation.").wait_for()
+    assert message_texts(a) == [f"m{n}" for n in range(60)]
+
+    # Leaving the group takes alice back to her inbox, without it.
+    a.page.once("dialog", lambda dialog: dialog.accept())
+    a.page.get_by_role("button", name="Leave group").click()
+    a.page.wait_for_url(re.compile(r"/$"))
+    a.page.locator("#conversation-list li").nth(49).wait_for()
+    assert a.page.locator(f"#conversation-list [data-conversation-id='{busy.pk}']").count() == 0
+    assert a.page_errors == []

@@ -74,7 +74,36 @@ def test_a_client_that_missed_three_messages_recovers_exactly_those_in_order_wit
                 if frame["type"] == ServerFrame.MESSAGE_NEW:
                     recovered.append(frame["data"]["message"])
             assert recovered == missed
-            assert frame == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": missed[-1]["id"]}, "ref": "sync-1"}
+            assert frame == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": missed[-1]["id"], "more": False}, "ref": "sync-1"}
+
+
+def test_sync_pages_of_dedwen_sync_batch_walk_more_messages_than_one_page_exactly_once(
+    daphne_server, alice, bob, alice_bob, login
+):
+    server = daphne_server(DEDWEN_SYNC_BATCH="4")
+    bob_session = login(bob)
+    with open_socket(server) as alice_ws:
+        authenticate(alice_ws, login(alice).token)
+        missed = [send_message(alice_ws, alice_bob, f"missed {n}") for n in range(10)]  # pages of 4, 4, 2
+
+    with open_socket(server) as bob_ws:
+        authenticate(bob_ws, bob_session.token)
+        after, recovered, pages = 0, [], []
+        while True:
+            send_frame(bob_ws, ClientFrame.SYNC, {"after": after}, f"sync-{len(pages)}")
+            page = []
+            while (frame := next_frame(bob_ws))["type"] != ServerFrame.SYNC_DONE:
+                if frame["type"] == ServerFrame.MESSAGE_NEW:
+                    page.append(frame["data"]["message"])
+            assert frame["ref"] == f"sync-{len(pages)}"
+            pages.append(len(page))
+            recovered += page
+            after = frame["data"]["last_id"]
+            if not frame["data"]["more"]:
+                break
+        assert pages == [4, 4, 2]
+        assert recovered == missed
+        assert after == missed[-1]["id"]
 
 
 def test_with_redis_delivery_crosses_daphne_processes(redis_url, daphne_server, alice, bob, alice_bob, login):

@@ -173,9 +173,8 @@ async def test_typing_reaches_the_others_and_stores_nothing(alice, bob, carol, a
 
 
 async def test_sync_replays_later_messages_of_the_users_conversations_in_id_order(
-    alice, bob, carol, alice_bob, socket_of, monkeypatch
+    alice, bob, carol, alice_bob, socket_of
 ):
-    monkeypatch.setattr(realtime, "SYNC_BATCH", 2)  # several batches
     bob_carol = await sync_to_async(direct)(bob, carol)
     alice_carol = await sync_to_async(direct)(alice, carol)
     seen = await sync_to_async(send)(alice, alice_bob, "seen")
@@ -194,14 +193,43 @@ async def test_sync_replays_later_messages_of_the_users_conversations_in_id_orde
     assert [f["type"] for f in replayed] == [ServerFrame.MESSAGE_NEW] * 5
     assert [f["data"]["message"]["id"] for f in replayed] == [m.pk for m in expected]
     assert [f["data"]["conversation_id"] for f in replayed] == [m.conversation_id for m in expected]
-    assert done == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": expected[-1].pk}, "ref": "s1"}
+    assert done == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": expected[-1].pk, "more": False}, "ref": "s1"}
+
+
+@override_settings(DEDWEN_SYNC_BATCH=3)
+async def test_sync_answers_at_most_one_batch_and_the_client_walks_every_message_once_with_more(
+    alice, bob, alice_bob, socket_of
+):
+    expected = [(await sync_to_async(send)(bob, alice_bob, f"m{n}")).pk for n in range(8)]  # three pages: 3, 3, 2
+    socket = socket_of(alice)
+    after, pages = 0, []
+    while True:
+        socket.sent.clear()
+        await SYNC(socket.ctx, {"after": after}, f"page-{len(pages)}")
+        *replayed, done = socket.sent
+        assert done["type"] == ServerFrame.SYNC_DONE and done["ref"] == f"page-{len(pages)}"
+        pages.append([frame["data"]["message"]["id"] for frame in replayed])
+        after = done["data"]["last_id"]
+        if not done["data"]["more"]:
+            break
+    assert pages == [expected[0:3], expected[3:6], expected[6:8]]
+    assert after == expected[-1]
+
+
+@override_settings(DEDWEN_SYNC_BATCH=2)
+async def test_sync_of_exactly_one_full_batch_says_no_more(alice, bob, alice_bob, socket_of):
+    expected = [(await sync_to_async(send)(bob, alice_bob, f"m{n}")).pk for n in range(2)]
+    socket = socket_of(alice)
+    await SYNC(socket.ctx, {"after": 0}, None)
+    assert [frame["data"]["message"]["id"] for frame in socket.sent[:-1]] == expected
+    assert socket.sent[-1] == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": expected[-1], "more": False}}
 
 
 async def test_sync_with_nothing_new_is_just_done(alice, alice_bob, socket_of):
     last = await sync_to_async(send)(alice, alice_bob)
     socket = socket_of(alice)
     await SYNC(socket.ctx, {"after": last.pk}, None)
-    assert socket.sent == [{"type": ServerFrame.SYNC_DONE, "data": {"last_id": last.pk}}]
+    assert socket.sent == [{"type": ServerFrame.SYNC_DONE, "data": {"last_id": last.pk, "more": False}}]
 
 
 @pytest.mark.parametrize("data", [{}, {"after": "3"}, {"after": -1}, {"after": 1.5}, {"after": None}])

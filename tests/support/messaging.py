@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from messaging import services
@@ -39,3 +41,14 @@ def api():
         return client
 
     return client_for
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """Start every test with no REST throttle counted (user ids come back in a new test database)."""
+    if settings.REDIS_URL:
+        from tests.support.presence import delete_keys  # here: a plugin module imported early is not assert-rewritten
+
+        delete_keys(settings.REDIS_URL, f"{settings.CACHES['default']['KEY_PREFIX']}:*")
+    else:
+        cache.clear()
