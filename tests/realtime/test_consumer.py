@@ -175,6 +175,47 @@ async def test_a_channel_layer_that_stops_delivering_events_closes_the_socket_45
     monkeypatch.setattr(layer, "receive", real_receive)
 
 
+async def test_an_unauthenticated_socket_holds_no_channel_layer_channel_until_its_token_is_valid(
+    alice, device_of, monkeypatch
+):
+    minted = await orm(device_of, alice)
+    layer = get_channel_layer()
+    real_new_channel = layer.new_channel
+    made: list[str] = []
+
+    async def counting_new_channel(*args, **kwargs):
+        made.append(await real_new_channel(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(layer, "new_channel", counting_new_channel)
+    async with socket_client() as idle, socket_client() as refused:
+        await refused.send_frame(ClientFrame.AUTHENTICATE, {"token": "not-a-token"})
+        assert await refused.closed_with() == CloseCode.UNAUTHORIZED
+        assert await idle.nothing_more()
+        assert made == []
+        await idle.authenticate(minted.token)
+        assert len(made) == 1
+
+
+async def test_a_socket_over_the_per_user_cap_closes_4429_and_a_closed_one_frees_its_slot(
+    alice, bob, device_of, settings
+):
+    settings.DEDWEN_WS_MAX_SOCKETS_PER_USER = 2
+    alices, bobs = await orm(device_of, alice), await orm(device_of, bob)
+    async with socket_client() as first, socket_client() as second, socket_client() as bob_socket:
+        await first.authenticate(alices.token)
+        await second.authenticate(alices.token)
+        async with socket_client() as third:
+            await third.send_frame(ClientFrame.AUTHENTICATE, {"token": alices.token})
+            assert await third.closed_with() == CloseCode.TOO_MANY_SOCKETS
+        await bob_socket.authenticate(bobs.token)  # the cap is per user
+        await first.communicator.disconnect(timeout=5)
+        async with socket_client() as again:
+            await again.authenticate(alices.token)
+            await again.send_frame(ClientFrame.PING, {}, ref="p")
+            assert (await again.next_frame(ServerFrame.PONG))["ref"] == "p"
+
+
 # Origin -------------------------------------------------------------------------------------------
 
 
