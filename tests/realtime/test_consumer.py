@@ -219,24 +219,54 @@ async def test_a_socket_over_the_per_user_cap_closes_4429_and_a_closed_one_frees
 # Origin -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("origin", [None, b"http://localhost", b"https://127.0.0.1:8443", b"http://LOCALHOST:8000"])
-async def test_a_handshake_without_origin_or_from_an_allowed_host_is_accepted(origin):
-    headers = [(b"origin", origin)] if origin else []
-    async with socket_client(headers=headers) as client:
+ALLOWED_ORIGINS = {  # Origin header, Host header: same scheme and port as the handshake, an allowed host
+    "no Origin": (None, b"localhost:8000"),
+    "the same origin": (b"http://localhost:8000", b"localhost:8000"),
+    "another allowed host, same port": (b"http://127.0.0.1:8000", b"localhost:8000"),
+    "case and the default port": (b"http://LOCALHOST", b"localhost:80"),
+}
+DENIED_ORIGINS = {
+    "another host": (b"http://evil.example", b"localhost"),
+    "null": (b"null", b"localhost"),
+    "a suffix of an allowed host": (b"http://localhost.evil.example", b"localhost"),
+    "no scheme": (b"localhost", b"localhost"),
+    "a malformed port": (b"http://localhost:x", b"localhost"),
+    "another port": (b"http://localhost:9999", b"localhost:8000"),
+    "https on a plain server": (b"https://localhost:8000", b"localhost:8000"),
+    "https on the default port of a plain server": (b"https://localhost", b"localhost"),
+    "a path": (b"http://localhost:8000/app", b"localhost:8000"),
+}
+
+
+def _handshake_headers(origin: bytes | None, host: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"host", host)] + ([(b"origin", origin)] if origin else [])
+
+
+@pytest.mark.parametrize(("origin", "host"), ALLOWED_ORIGINS.values(), ids=ALLOWED_ORIGINS.keys())
+async def test_a_handshake_without_origin_or_from_an_allowed_host_is_accepted(origin, host):
+    async with socket_client(headers=_handshake_headers(origin, host)) as client:
         assert await client.nothing_more()
 
 
-@pytest.mark.parametrize(
-    "origin", [b"http://evil.example", b"null", b"http://localhost.evil.example", b"localhost", b"http://localhost:x"]
-)
-async def test_a_handshake_from_another_origin_is_denied(origin):
+@pytest.mark.parametrize(("origin", "host"), DENIED_ORIGINS.values(), ids=DENIED_ORIGINS.keys())
+async def test_a_handshake_from_another_origin_is_denied(origin, host):
     from channels.testing import WebsocketCommunicator
 
     from dedwen.realtime.routing import websocket_application
 
-    communicator = WebsocketCommunicator(websocket_application, "/ws/", headers=[(b"origin", origin)])
+    communicator = WebsocketCommunicator(websocket_application, "/ws/", headers=_handshake_headers(origin, host))
     connected, _ = await communicator.connect()
     assert connected is False
+
+
+async def test_a_trusted_origin_and_https_behind_a_trusted_proxy_are_accepted(settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://app.example.com"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    trusted = _handshake_headers(b"https://app.example.com", b"localhost:8000")
+    proxied = [(b"host", b"localhost"), (b"origin", b"https://localhost"), (b"x-forwarded-proto", b"https")]
+    for headers in (trusted, proxied):
+        async with socket_client(headers=headers) as client:
+            assert await client.nothing_more()
 
 
 async def test_a_path_other_than_ws_is_denied():

@@ -130,6 +130,10 @@ def test_the_origin_check(daphne_server, alice, device_of):
     with pytest.raises(InvalidStatus) as denied:
         open_socket(server, origin="http://evil.example")
     assert denied.value.response.status_code == 403
+    for origin in [f"http://127.0.0.1:{server.port + 1}", f"https://127.0.0.1:{server.port}"]:
+        with pytest.raises(InvalidStatus) as denied:
+            open_socket(server, origin=origin)
+        assert denied.value.response.status_code == 403, origin
     for origin in [None, server.origin, f"http://localhost:{server.port}"]:
         with open_socket(server, origin=origin) as ws:
             authenticate(ws, session.token)
@@ -164,9 +168,11 @@ def test_logging_out_on_one_process_closes_the_devices_socket_on_another(daphne_
         assert closed_with(ws, timeout=1.0) == CloseCode.FORBIDDEN
 
 
-def test_an_unreachable_redis_closes_sockets_4503_and_the_process_stays_up(daphne_server):
+def test_an_unreachable_redis_closes_sockets_4503_and_the_process_stays_up(daphne_server, alice, device_of):
     server = daphne_server(REDIS_URL="redis://127.0.0.1:1/0")
-    with open_socket(server) as ws:  # the layer cannot even give it a channel: accepted, then closed
+    session = device_of(alice)
+    with open_socket(server) as ws:  # a valid token, but the layer cannot give the socket a channel
+        send_frame(ws, ClientFrame.AUTHENTICATE, {"token": session.token})
         assert closed_with(ws, timeout=10) == CloseCode.UNAVAILABLE
     assert server.process.poll() is None
     with urllib.request.urlopen(f"{server.http_url}/accounts/login/", timeout=5) as response:
