@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP to Django, /ws/ to the real-time consumer (served by daphne)."""
 
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -11,3 +12,12 @@ from dedwen.realtime.routing import websocket_application  # noqa: E402  (needs 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+
+if "daphne.cli" in sys.modules:
+    # Served by the `daphne` command: have it run dedwen's server subclass, which applies the
+    # WebSocket size limit, close codes instead of drops, the slow-reader bound (4409) and readable
+    # answers to over-long requests (dedwen/realtime/server.py). Imported only here: importing
+    # daphne.server installs Twisted's reactor, which no other process should get as a side effect.
+    from dedwen.realtime.server import install  # noqa: E402
+
+    install()

@@ -36,6 +36,7 @@ from dedwen.realtime.protocol import (
 )
 from dedwen.realtime.publish import encode_frame
 from dedwen.realtime.ratelimit import TokenBucket
+from dedwen.realtime.slots import SLOTS
 
 logger = logging.getLogger("dedwen.realtime.socket")
 
@@ -77,36 +78,40 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self._timer: asyncio.TimerHandle | None = None
         self._tick: asyncio.Task | None = None  # the timer's work, while it runs
         self._closing: asyncio.Task | None = None  # a close started outside any dispatch
+        self._turn = asyncio.Lock()  # one dispatch at a time, across the client's frames and the layer's events
+        self._events: asyncio.Task | None = None  # the channel layer's receive pump, once subscribed
+        self._slot_user: int | None = None  # the user whose SLOTS entry this socket holds
 
     # ASGI plumbing ------------------------------------------------------------------------------
 
     async def __call__(self, scope, receive, send):
-        """Serve one socket; a channel layer that cannot be reached closes it with 4503 after accepting."""
+        """Serve one socket; its channel-layer channel exists only once it has authenticated."""
         self.scope = scope
         self.base_send = send
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = None  # set by _subscribe, after a valid token
         try:
-            self.channel_name = await self.channel_layer.new_channel()
-        except BACKEND_ERRORS as exc:
-            logger.warning("channel layer unavailable for a new socket: %s", type(exc).__name__)
-            self.channel_name = None
-        turn = asyncio.Lock()
-        events = None
-        if self.channel_name is not None:
-            events = asyncio.get_running_loop().create_task(
-                self._pump(functools.partial(self.channel_layer.receive, self.channel_name), turn)
-            )
-            events.add_done_callback(self._events_stopped)
-        try:
-            await self._pump(receive, turn)
+            await self._pump(receive, self._turn)
         except StopConsumer:
             pass
         finally:
             self._stop_timer()
-            if events is not None:
-                events.cancel()
+            self._release_slot()
+            if self._events is not None:
+                self._events.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was logged when it stopped
-                    await events
+                    await self._events
+
+    async def _subscribe(self) -> None:
+        """Create the socket's channel and start receiving its channel-layer events (after authentication).
+
+        An unauthenticated socket holds no channel: with Redis, no subscription is made for it.
+        """
+        self.channel_name = await self.channel_layer.new_channel()
+        self._events = asyncio.get_running_loop().create_task(
+            self._pump(functools.partial(self.channel_layer.receive, self.channel_name), self._turn)
+        )
+        self._events.add_done_callback(self._events_stopped)
 
     async def _pump(self, source, turn: asyncio.Lock) -> None:
         """Dispatch one source's messages in order, one dispatch at a time across sources.
@@ -147,9 +152,6 @@ class SocketConsumer(AsyncWebsocketConsumer):
         """Accept, then give the client DEDWEN_WS_AUTH_TIMEOUT seconds to authenticate."""
         await self.accept()
         logger.info("[WebSocket] Connection established, awaiting JWT authentication...")
-        if self.channel_name is None:
-            await self._close(CloseCode.UNAVAILABLE)
-            return
         self._deadline = asyncio.get_running_loop().time() + settings.DEDWEN_WS_AUTH_TIMEOUT
         self._arm()
 
@@ -215,8 +217,14 @@ class SocketConsumer(AsyncWebsocketConsumer):
             return
         if self._closed:  # the auth timer fired while the token was being checked
             return
-        ctx = self._context(identity)
+        if not SLOTS.take(user_id=identity.user.pk, limit=settings.DEDWEN_WS_MAX_SOCKETS_PER_USER):
+            logger.info("[WebSocket] User %s already holds the most sockets allowed on this process", identity.user.pk)
+            await self._close(CloseCode.TOO_MANY_SOCKETS)
+            return
+        self._slot_user = identity.user.pk
         try:
+            await self._subscribe()
+            ctx = self._context(identity)
             await self._join(user_group(ctx.user_id))
             await self._join(device_group(ctx.device_id))
         except BACKEND_ERRORS as exc:
@@ -404,6 +412,11 @@ class SocketConsumer(AsyncWebsocketConsumer):
             await self._close(CloseCode.FORBIDDEN)
 
     # Helpers ------------------------------------------------------------------------------------
+
+    def _release_slot(self) -> None:
+        if self._slot_user is not None:
+            SLOTS.release(user_id=self._slot_user)
+            self._slot_user = None
 
     def _too_large(self, text: str | None, binary: bytes | None) -> bool:
         limit = settings.DEDWEN_WS_MAX_FRAME

@@ -40,8 +40,10 @@ class CloseCode(IntEnum):
     UNAUTHORIZED = 4401  # token missing/invalid/expired, or expired on a live socket without re-auth
     FORBIDDEN = 4403  # device revoked, user deactivated, re-auth as another user
     AUTH_TIMEOUT = 4408  # no valid `authenticate` within DEDWEN_WS_AUTH_TIMEOUT
+    SLOW_READER = 4409  # over DEDWEN_WS_SEND_BUFFER bytes left unread (sent by dedwen.realtime.server)
     TOO_LARGE = 4413  # frame over DEDWEN_WS_MAX_FRAME
     RATE_LIMITED = 4429  # frame budget exceeded
+    TOO_MANY_SOCKETS = 4429  # same code (an alias): the user holds DEDWEN_WS_MAX_SOCKETS_PER_USER here already
     UNAVAILABLE = 4503  # database or Redis unavailable
 
 

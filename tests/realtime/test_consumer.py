@@ -175,27 +175,98 @@ async def test_a_channel_layer_that_stops_delivering_events_closes_the_socket_45
     monkeypatch.setattr(layer, "receive", real_receive)
 
 
+async def test_an_unauthenticated_socket_holds_no_channel_layer_channel_until_its_token_is_valid(
+    alice, device_of, monkeypatch
+):
+    minted = await orm(device_of, alice)
+    layer = get_channel_layer()
+    real_new_channel = layer.new_channel
+    made: list[str] = []
+
+    async def counting_new_channel(*args, **kwargs):
+        made.append(await real_new_channel(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(layer, "new_channel", counting_new_channel)
+    async with socket_client() as idle, socket_client() as refused:
+        await refused.send_frame(ClientFrame.AUTHENTICATE, {"token": "not-a-token"})
+        assert await refused.closed_with() == CloseCode.UNAUTHORIZED
+        assert await idle.nothing_more()
+        assert made == []
+        await idle.authenticate(minted.token)
+        assert len(made) == 1
+
+
+async def test_a_socket_over_the_per_user_cap_closes_4429_and_a_closed_one_frees_its_slot(
+    alice, bob, device_of, settings
+):
+    settings.DEDWEN_WS_MAX_SOCKETS_PER_USER = 2
+    alices, bobs = await orm(device_of, alice), await orm(device_of, bob)
+    async with socket_client() as first, socket_client() as second, socket_client() as bob_socket:
+        await first.authenticate(alices.token)
+        await second.authenticate(alices.token)
+        async with socket_client() as third:
+            await third.send_frame(ClientFrame.AUTHENTICATE, {"token": alices.token})
+            assert await third.closed_with() == CloseCode.TOO_MANY_SOCKETS
+        await bob_socket.authenticate(bobs.token)  # the cap is per user
+        await first.communicator.disconnect(timeout=5)
+        async with socket_client() as again:
+            await again.authenticate(alices.token)
+            await again.send_frame(ClientFrame.PING, {}, ref="p")
+            assert (await again.next_frame(ServerFrame.PONG))["ref"] == "p"
+
+
 # Origin -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("origin", [None, b"http://localhost", b"https://127.0.0.1:8443", b"http://LOCALHOST:8000"])
-async def test_a_handshake_without_origin_or_from_an_allowed_host_is_accepted(origin):
-    headers = [(b"origin", origin)] if origin else []
-    async with socket_client(headers=headers) as client:
+ALLOWED_ORIGINS = {  # Origin header, Host header: same scheme and port as the handshake, an allowed host
+    "no Origin": (None, b"localhost:8000"),
+    "the same origin": (b"http://localhost:8000", b"localhost:8000"),
+    "another allowed host, same port": (b"http://127.0.0.1:8000", b"localhost:8000"),
+    "case and the default port": (b"http://LOCALHOST", b"localhost:80"),
+}
+DENIED_ORIGINS = {
+    "another host": (b"http://evil.example", b"localhost"),
+    "null": (b"null", b"localhost"),
+    "a suffix of an allowed host": (b"http://localhost.evil.example", b"localhost"),
+    "no scheme": (b"localhost", b"localhost"),
+    "a malformed port": (b"http://localhost:x", b"localhost"),
+    "another port": (b"http://localhost:9999", b"localhost:8000"),
+    "https on a plain server": (b"https://localhost:8000", b"localhost:8000"),
+    "https on the default port of a plain server": (b"https://localhost", b"localhost"),
+    "a path": (b"http://localhost:8000/app", b"localhost:8000"),
+}
+
+
+def _handshake_headers(origin: bytes | None, host: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"host", host)] + ([(b"origin", origin)] if origin else [])
+
+
+@pytest.mark.parametrize(("origin", "host"), ALLOWED_ORIGINS.values(), ids=ALLOWED_ORIGINS.keys())
+async def test_a_handshake_without_origin_or_from_an_allowed_host_is_accepted(origin, host):
+    async with socket_client(headers=_handshake_headers(origin, host)) as client:
         assert await client.nothing_more()
 
 
-@pytest.mark.parametrize(
-    "origin", [b"http://evil.example", b"null", b"http://localhost.evil.example", b"localhost", b"http://localhost:x"]
-)
-async def test_a_handshake_from_another_origin_is_denied(origin):
+@pytest.mark.parametrize(("origin", "host"), DENIED_ORIGINS.values(), ids=DENIED_ORIGINS.keys())
+async def test_a_handshake_from_another_origin_is_denied(origin, host):
     from channels.testing import WebsocketCommunicator
 
     from dedwen.realtime.routing import websocket_application
 
-    communicator = WebsocketCommunicator(websocket_application, "/ws/", headers=[(b"origin", origin)])
+    communicator = WebsocketCommunicator(websocket_application, "/ws/", headers=_handshake_headers(origin, host))
     connected, _ = await communicator.connect()
     assert connected is False
+
+
+async def test_a_trusted_origin_and_https_behind_a_trusted_proxy_are_accepted(settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://app.example.com"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    trusted = _handshake_headers(b"https://app.example.com", b"localhost:8000")
+    proxied = [(b"host", b"localhost"), (b"origin", b"https://localhost"), (b"x-forwarded-proto", b"https")]
+    for headers in (trusted, proxied):
+        async with socket_client(headers=headers) as client:
+            assert await client.nothing_more()
 
 
 async def test_a_path_other_than_ws_is_denied():

@@ -49,9 +49,9 @@ def test_every_bad_input_gets_its_contract_close_code_never_1011(daphne_server, 
         "5000-deep": (close_code_of(server, "[" * 5000 + "]" * 5000), CloseCode.BAD_FRAME),
         "5000-digit int": (close_code_of(server, '{"type":"authenticate","data":{"token":' + "9" * 5000 + "}}"), CloseCode.BAD_FRAME),
         "binary": (close_code_of(server, binary=b'{"type":"authenticate"}'), CloseCode.BAD_FRAME),
-        # Refused by daphne's WebSocket layer before the application sees it: autobahn drops the
-        # connection (1006) rather than closing with 1007; both are the contract's transport codes.
-        "invalid UTF-8": (min(close_code_of(server, b'{"type":"\xff\xfe"}'), 1006), 1006),
+        # Refused by the protocol server before the application sees it: a close frame, not a drop.
+        "invalid UTF-8": (close_code_of(server, b'{"type":"\xff\xfe"}'), 1007),
+        "invalid UTF-8 after auth": (close_code_of(server, b'{"type":"ping","data":{"x":"\xc3\x28"}}', token=session.token), 1007),
         "ping first": (close_code_of(server, json.dumps({"type": ClientFrame.PING, "data": {}})), CloseCode.BAD_FRAME),
         "token null": (close_code_of(server, auth(None)), CloseCode.UNAUTHORIZED),
         "token a number": (close_code_of(server, auth(7)), CloseCode.UNAUTHORIZED),
@@ -59,7 +59,9 @@ def test_every_bad_input_gets_its_contract_close_code_never_1011(daphne_server, 
         "token an object": (close_code_of(server, auth({})), CloseCode.UNAUTHORIZED),
         "token empty": (close_code_of(server, auth("")), CloseCode.UNAUTHORIZED),
         "token 8 KB": (close_code_of(server, auth("a" * 8000)), CloseCode.UNAUTHORIZED),
-        "token 1 MB": (close_code_of(server, auth("a" * 1_000_000)), CloseCode.TOO_LARGE),
+        # Over the transport limit (DEDWEN_WS_MAX_FRAME plus a quarter): autobahn closes before buffering it.
+        "token 1 MB": (close_code_of(server, auth("a" * 1_000_000)), 1009),
+        "token just over the frame limit": (close_code_of(server, auth("a" * 17_000)), CloseCode.TOO_LARGE),
         "refresh token": (close_code_of(server, auth(session.refresh)), CloseCode.UNAUTHORIZED),
         "alg none": (close_code_of(server, auth(_alg_none(session.token))), CloseCode.UNAUTHORIZED),
         "signature stripped": (close_code_of(server, auth(session.token.rsplit(".", 1)[0] + ".")), CloseCode.UNAUTHORIZED),
@@ -70,6 +72,7 @@ def test_every_bad_input_gets_its_contract_close_code_never_1011(daphne_server, 
         ),
         "revoked device": (close_code_of(server, auth(revoked.token)), CloseCode.FORBIDDEN),
         "frame over the limit after auth": (close_code_of(server, "x" * 20000, token=session.token), CloseCode.TOO_LARGE),
+        "frame over the transport limit after auth": (close_code_of(server, "x" * 30000, token=session.token), 1009),
         "flood after auth": (
             close_code_of(server, *[json.dumps({"type": ClientFrame.PING, "data": {}})] * 20, token=session.token),
             CloseCode.RATE_LIMITED,
@@ -130,6 +133,10 @@ def test_the_origin_check(daphne_server, alice, device_of):
     with pytest.raises(InvalidStatus) as denied:
         open_socket(server, origin="http://evil.example")
     assert denied.value.response.status_code == 403
+    for origin in [f"http://127.0.0.1:{server.port + 1}", f"https://127.0.0.1:{server.port}"]:
+        with pytest.raises(InvalidStatus) as denied:
+            open_socket(server, origin=origin)
+        assert denied.value.response.status_code == 403, origin
     for origin in [None, server.origin, f"http://localhost:{server.port}"]:
         with open_socket(server, origin=origin) as ws:
             authenticate(ws, session.token)
@@ -164,9 +171,11 @@ def test_logging_out_on_one_process_closes_the_devices_socket_on_another(daphne_
         assert closed_with(ws, timeout=1.0) == CloseCode.FORBIDDEN
 
 
-def test_an_unreachable_redis_closes_sockets_4503_and_the_process_stays_up(daphne_server):
+def test_an_unreachable_redis_closes_sockets_4503_and_the_process_stays_up(daphne_server, alice, device_of):
     server = daphne_server(REDIS_URL="redis://127.0.0.1:1/0")
-    with open_socket(server) as ws:  # the layer cannot even give it a channel: accepted, then closed
+    session = device_of(alice)
+    with open_socket(server) as ws:  # a valid token, but the layer cannot give the socket a channel
+        send_frame(ws, ClientFrame.AUTHENTICATE, {"token": session.token})
         assert closed_with(ws, timeout=10) == CloseCode.UNAVAILABLE
     assert server.process.poll() is None
     with urllib.request.urlopen(f"{server.http_url}/accounts/login/", timeout=5) as response:

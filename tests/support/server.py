@@ -21,12 +21,18 @@ channel layer). Without Redis each server has its own in-process layer: an event
 test process does not reach it.
 
 `start_daphne(env=..., log_path=...)` is the same thing without pytest, for scripts (bench/).
+
+`stalled_socket(server)` opens /ws/ over a raw socket with a small receive buffer, for a client that
+stops reading; `send_text_frame(sock, text)` sends on it and `read_until_close_frame(sock)` drains it
+up to the server's close frame and returns (frames before it, close code).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -181,3 +187,67 @@ def daphne_server(transactional_db, tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+RAW_WAIT = 5.0  # seconds: the bound on every raw-socket wait
+OPCODE_TEXT, OPCODE_CLOSE = 0x1, 0x8
+
+
+# A raw WebSocket client that can stop reading (slow-reader tests and bench/slow_readers.py) -------
+
+
+def stalled_socket(server, *, rcvbuf: int = 4096) -> socket.socket:
+    """Open /ws/ over a raw socket with a small receive buffer; return it after the 101 answer."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # before connect: sets the window
+    sock.settimeout(RAW_WAIT)
+    sock.connect(("127.0.0.1", server.port))
+    key = base64.b64encode(os.urandom(16))
+    sock.sendall(
+        b"GET /ws/ HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (server.port, key)
+    )
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):  # the server sends nothing more before authentication
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def send_text_frame(sock: socket.socket, text: str) -> None:
+    """Send one masked text frame."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    if len(payload) < 126:
+        header = struct.pack("!BB", 0x80 | OPCODE_TEXT, 0x80 | len(payload))
+    else:
+        header = struct.pack("!BBH", 0x80 | OPCODE_TEXT, 0x80 | 126, len(payload))
+    sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+
+def read_until_close_frame(sock: socket.socket, *, timeout: float = RAW_WAIT) -> tuple[int, int | None]:
+    """Read frames until a close frame or the end of the stream; return (frames before it, its code)."""
+    deadline = time.monotonic() + timeout
+    buffer, frames = b"", 0
+    while True:
+        while len(buffer) >= 2:
+            opcode, length, start = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
+            if length == 126:
+                if len(buffer) < 4:
+                    break
+                length, start = struct.unpack("!H", buffer[2:4])[0], 4
+            elif length == 127:
+                if len(buffer) < 10:
+                    break
+                length, start = struct.unpack("!Q", buffer[2:10])[0], 10
+            if len(buffer) < start + length:
+                break
+            payload, buffer = buffer[start : start + length], buffer[start + length :]
+            if opcode == OPCODE_CLOSE:
+                return frames, struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            frames += 1
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            return frames, None
+        buffer += chunk

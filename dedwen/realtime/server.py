@@ -1,0 +1,196 @@
+"""The protocol server's own limits: daphne, Twisted and autobahn set up the way the contract needs.
+
+The contract's command is the stock `daphne -b HOST -p PORT dedwen.asgi:application`, so nothing
+here can be a command-line option. `dedwen.asgi` calls `install()` when the `daphne` command
+imports it; that makes the command build a `DedwenServer` (daphne's `Server` with three changes,
+applied to the factories `Server.run` creates, before the reactor accepts any connection):
+
+- WebSocket messages and frames are capped a little above DEDWEN_WS_MAX_FRAME (daphne's default
+  is 1 MiB whatever the application's limit): the application still closes a frame just over its
+  limit with 4413, and autobahn closes a larger one with 1009 before buffering it whole.
+- autobahn fails a connection with a close frame (1007 for invalid UTF-8, 1009, 1002) instead of
+  dropping the TCP connection (1006): `failByDrop` off.
+- Each socket is a `SocketProtocol`, which closes a client that leaves more than
+  DEDWEN_WS_SEND_BUFFER bytes unread with 4409; and HTTP is served by `BoundedHTTPChannel`, which
+  answers an over-long request line (414) or header (431) so that the client can read the answer.
+
+This reaches into daphne's `Server.run` (the factories it names `http_factory` and `ws_factory`),
+Twisted's `FileDescriptor` write buffer and `HTTPChannel` internals: pyproject.toml pins the
+daphne, twisted and autobahn versions this was written against.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
+from django.conf import settings
+from twisted.web import http
+
+from dedwen.realtime.protocol import CloseCode
+
+logger = logging.getLogger("dedwen.realtime.server")
+
+# An HTTP request refused for its size: how much more of it is read (and discarded) after the
+# answer, and for how long, before the connection is aborted. Reading it is what keeps the kernel
+# from answering unread input with a reset that would destroy the answer.
+REFUSED_REQUEST_DRAIN_BYTES = 1 << 20
+REFUSED_REQUEST_DRAIN_SECONDS = 5.0
+# A socket closed for not reading (4409): how long its client has to drain what was queued and read
+# the close frame before the connection is aborted and the queued frames are freed.
+SLOW_READER_CLOSE_SECONDS = 5.0
+
+
+def transport_message_limit() -> int:
+    """Return the largest WebSocket message autobahn accepts: DEDWEN_WS_MAX_FRAME plus a quarter."""
+    return settings.DEDWEN_WS_MAX_FRAME + settings.DEDWEN_WS_MAX_FRAME // 4
+
+
+def unsent_bytes(transport) -> int:
+    """Return the bytes written to a Twisted transport that it has not yet handed to the kernel.
+
+    Twisted's FileDescriptor (TCP and Unix sockets) keeps them in `dataBuffer` from `offset` on plus
+    `_tempDataLen` bytes in `_tempDataBuffer` (its `_isSendBufferFull` reads the same fields); a
+    wrapping transport (TLS) is looked through to the socket's. Internals: twisted is pinned.
+    """
+    while not hasattr(transport, "dataBuffer") and getattr(transport, "transport", None) is not None:
+        transport = transport.transport
+    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
+class SocketProtocol(WebSocketProtocol):
+    """daphne's WebSocket protocol, closing with 4409 a client that leaves too much unread.
+
+    The application's frames go to the client through `serverSend`, which writes them to the
+    transport at once: there is no other queue. After each, the bytes the transport still holds
+    are measured; past DEDWEN_WS_SEND_BUFFER the socket takes no more frames and is closed with
+    4409. The close frame waits behind the unread data: a client that drains it reads 4409, and one
+    that does not is dropped by autobahn's close-handshake timeout, which frees the buffer.
+    """
+
+    slow_reader = False
+
+    def serverSend(self, content, binary=False):
+        """Send a frame, unless the client is being closed for not reading; close it when it falls behind."""
+        if self.slow_reader:
+            return  # dropped: the socket is closing, and the client reconnects and syncs
+        super().serverSend(content, binary)
+        if self.transport is None:
+            return
+        unread = unsent_bytes(self.transport)
+        if unread > settings.DEDWEN_WS_SEND_BUFFER:
+            self.slow_reader = True
+            self.closeHandshakeTimeout = SLOW_READER_CLOSE_SECONDS  # autobahn's option, read by sendClose
+            logger.info("[WebSocket] Closing a slow reader with %s: %s bytes unread", int(CloseCode.SLOW_READER), unread)
+            self.sendClose(code=int(CloseCode.SLOW_READER))
+
+    def onClose(self, wasClean, code, reason):
+        """Tell the application the socket closed with 4409 when that is why (autobahn may report 1006)."""
+        super().onClose(wasClean, int(CloseCode.SLOW_READER) if self.slow_reader else code, reason)
+
+
+class BoundedHTTPChannel(http.HTTPChannel):
+    """Twisted's HTTP/1.1 channel, answering a request over its size limits so the client can read it.
+
+    Twisted drops the connection without a word on a request line or header line over 16 KiB
+    (LineReceiver.lineLengthExceeded), and answers a bad request with a bare 400 followed by a close
+    while unread input remains, which the kernel turns into a reset that can destroy the answer.
+    Here the answer (414, 431 or 400, JSON) is written, the write side is shut (FIN after it), and
+    what the client still sends is read and discarded, within REFUSED_REQUEST_DRAIN_BYTES and
+    REFUSED_REQUEST_DRAIN_SECONDS, until it closes.
+    """
+
+    _refused = False
+    _discarded = 0
+    _drain_deadline = None
+
+    def lineLengthExceeded(self, line):
+        """Answer 414 for the request line, 431 for a header line."""
+        request_line = getattr(self, "_HTTPChannel__first_line", 0)  # Twisted's own flag (pinned)
+        if request_line:
+            self._refuse(b"414 URI Too Long", "request_line_too_long", "the request line is too long", len(line))
+        else:
+            self._refuse(b"431 Request Header Fields Too Large", "headers_too_large", "a request header is too long", len(line))
+
+    def _respondToBadRequestAndDisconnect(self):
+        """Answer 400 (too many or too large headers, a malformed request) the same readable way."""
+        self._refuse(b"400 Bad Request", "bad_request", "the request could not be parsed", 0)
+
+    def _refuse(self, status: bytes, code: str, message: str, received: int) -> None:
+        if self._refused:
+            return
+        self._refused = True
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        self.transport.write(
+            b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        self.setTimeout(None)
+        self._networkProducer.unregisterProducer()  # else a paused channel would hold the FIN back
+        self.transport.loseWriteConnection()
+        self.transport.resumeProducing()
+        self._drain_deadline = self.callLater(REFUSED_REQUEST_DRAIN_SECONDS, self.transport.abortConnection)
+        self._discard(received)
+
+    def _discard(self, size: int) -> None:
+        self._discarded += size
+        if self._discarded > REFUSED_REQUEST_DRAIN_BYTES:
+            self.transport.abortConnection()
+
+    def dataReceived(self, data):
+        if self._refused:
+            self._discard(len(data))
+            return
+        super().dataReceived(data)
+
+    def lineReceived(self, line):
+        if not self._refused:  # lines already buffered when the request was refused are not parsed
+            super().lineReceived(line)
+
+    def rawDataReceived(self, data):
+        if not self._refused:
+            super().rawDataReceived(data)
+
+    def connectionLost(self, reason):
+        if self._drain_deadline is not None and self._drain_deadline.active():
+            self._drain_deadline.cancel()
+        super().connectionLost(reason)
+
+
+def bounded_http_protocol():
+    """Build the HTTP protocol for one connection: Twisted's HTTP/1.1-or-HTTP/2 switch around BoundedHTTPChannel."""
+    return http._GenericHTTPChannelProtocol(BoundedHTTPChannel())  # Twisted's own wrapper (pinned)
+
+
+class DedwenServer(Server):
+    """daphne's server with dedwen's WebSocket limits and protocols (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        limit = transport_message_limit()
+        kwargs["websocket_max_message_size"] = limit
+        kwargs["websocket_max_frame_size"] = limit
+        self._then_ready = kwargs.get("ready_callable")
+        kwargs["ready_callable"] = self._configure_factories
+        super().__init__(*args, **kwargs)
+
+    def _configure_factories(self) -> None:
+        """Run by `Server.run` once it has made its factories, before the reactor accepts a connection."""
+        self.ws_factory.protocol = SocketProtocol
+        self.ws_factory.setProtocolOptions(failByDrop=False)
+        self.http_factory.protocol = bounded_http_protocol
+        if self._then_ready is not None:
+            self._then_ready()
+
+
+def install() -> None:
+    """Make the stock `daphne` command, which is importing this application, run a DedwenServer.
+
+    daphne's CommandLineInterface builds its server from the class attribute `server_class`, its
+    extension point for subclasses; the `daphne` script instantiates the base class itself, so the
+    attribute is set there. The command imports the application before it builds the server.
+    """
+    from daphne.cli import CommandLineInterface
+
+    CommandLineInterface.server_class = DedwenServer
