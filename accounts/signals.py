@@ -1,15 +1,19 @@
 """Revoke devices when a user's password changes or the user is deactivated, whatever path did it;
-close the live sockets of a device that is deleted (with its user, say)."""
+close the live sockets of a device that is deleted (with its user, say). Also the signal accounts sends."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save, pre_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from accounts.models import Device
-from dedwen.realtime.publish import publish_device_revoked
+from realtime.publish import publish_device_revoked
+
+# Sent by `manage.py seed_demo` once the demo users exist (`users`: username -> user), so that the
+# apps built on accounts can seed their own demo data without accounts knowing them.
+demo_users_seeded = Signal()
 
 User = get_user_model()
 _WATCHED = {"password", "is_active"}

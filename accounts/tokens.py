@@ -132,10 +132,8 @@ def authenticate_access_token(raw: object) -> TokenIdentity:
     if device is None or device.user_id != user_id:
         user_exists = get_user_model().objects.filter(pk=user_id).exists()
         raise TokenRejected(TokenFailure.INVALID if user_exists else TokenFailure.UNKNOWN_USER)
-    if not device.user.is_active:
-        raise TokenRejected(TokenFailure.INACTIVE)
-    if device.revoked_at is not None:
-        raise TokenRejected(TokenFailure.REVOKED)
+    if not device.is_live:
+        raise TokenRejected(TokenFailure.INACTIVE if not device.user.is_active else TokenFailure.REVOKED)
     _touch(device)
     return TokenIdentity(user=device.user, device=device, expires_at=datetime_from_epoch(token["exp"]))
 

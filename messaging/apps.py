@@ -6,3 +6,10 @@ class MessagingConfig(AppConfig):
 
     name = "messaging"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from messaging import demo  # noqa: F401  (seeds demo conversations when seed_demo runs)
+        from messaging.realtime import SOCKET_APP
+        from realtime import registry
+
+        registry.register(SOCKET_APP)

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, IntegerField, Max, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from messaging.models import Conversation, Membership, Message, Notification
+from realtime.errors import NotFound
+from realtime.fields import is_id
 
-MAX_ID = 2**63 - 1  # the largest id a database row can have
 
-
-class ConversationNotFound(Exception):
+class ConversationNotFound(NotFound):
     """The conversation does not exist, or the user does not take part in it (the two look alike)."""
 
+    message = "No such conversation."
 
-class MessageNotFound(Exception):
+
+class MessageNotFound(NotFound):
     """The message does not exist in that conversation."""
+
+    message = "No such message in this conversation."
 
 
 def active_memberships() -> QuerySet[Membership]:
@@ -38,13 +52,13 @@ def contact_ids(*, user_id: int) -> set[int]:
 
 def access_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Conversation:
     """Return the conversation when the user takes part in it; raise ConversationNotFound otherwise."""
-    if not 0 < conversation_id <= MAX_ID:
-        raise ConversationNotFound(conversation_id)
+    if not is_id(conversation_id):
+        raise ConversationNotFound()
     conversation = Conversation.objects.filter(
         pk=conversation_id, memberships__user_id=user.pk, memberships__left_at__isnull=True
     ).first()
     if conversation is None:
-        raise ConversationNotFound(conversation_id)
+        raise ConversationNotFound()
     return conversation
 
 
@@ -55,23 +69,23 @@ def participant_ids(*, conversation: Conversation) -> list[int]:
 
 def conversation_participant_ids(*, user: AbstractBaseUser, conversation_id: int) -> list[int]:
     """Return the current participants of a conversation the user takes part in; raise ConversationNotFound otherwise."""
-    if not 0 < conversation_id <= MAX_ID:
-        raise ConversationNotFound(conversation_id)
+    if not is_id(conversation_id):
+        raise ConversationNotFound()
     found = list(
         active_memberships().filter(conversation_id=conversation_id).order_by("id").values_list("user_id", flat=True)
     )
     if user.pk not in found:
-        raise ConversationNotFound(conversation_id)
+        raise ConversationNotFound()
     return found
 
 
 def conversation_message(*, conversation: Conversation, message_id: int) -> Message:
     """Return a message of the conversation; raise MessageNotFound when it is not there."""
-    if not 0 < message_id <= MAX_ID:
-        raise MessageNotFound(message_id)
+    if not is_id(message_id):
+        raise MessageNotFound()
     message = Message.objects.filter(conversation=conversation, pk=message_id).first()
     if message is None:
-        raise MessageNotFound(message_id)
+        raise MessageNotFound()
     return message
 
 
@@ -117,7 +131,7 @@ def user_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Member
     """Return one of the user's memberships loaded like user_conversations; raise ConversationNotFound."""
     found = user_conversations(user=user, conversation_id=conversation_id).first()
     if found is None:
-        raise ConversationNotFound(conversation_id)
+        raise ConversationNotFound()
     return found
 
 

@@ -6,3 +6,9 @@ class PresenceConfig(AppConfig):
 
     name = "presence"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from presence.realtime import SOCKET_APP
+        from realtime import registry
+
+        registry.register(SOCKET_APP)

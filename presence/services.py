@@ -8,10 +8,10 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from dedwen.realtime.protocol import ServerFrame
-from dedwen.realtime.publish import publish_frame
 from presence.models import LastSeen
+from presence.protocol import PresenceServerFrame
 from presence.selectors import Status, circle_of, contacts_of, presence_entry
+from realtime.publish import publish_frame
 
 
 def announce(*, user_id: int, status: Status) -> None:
@@ -43,6 +43,6 @@ def store_last_seen(*, user_ids: Iterable[int], at: datetime) -> dict[int, set[i
 def _publish(*, user_id: int, status: Status, last_seen: datetime | None, watcher_ids: Iterable[int]) -> None:
     publish_frame(
         user_ids=sorted(watcher_ids),
-        frame_type=ServerFrame.PRESENCE,
+        frame_type=PresenceServerFrame.PRESENCE,
         data=presence_entry(user_id=user_id, status=status, last_seen=last_seen),
     )

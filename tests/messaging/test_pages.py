@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 
 from messaging import services
-from messaging.views import HISTORY_WINDOW
 from messaging.models import Conversation, Notification
+from messaging.views import HISTORY_WINDOW
 from tests.support.messaging import send
 
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dedwen.realtime.protocol import ServerFrame, user_group
 from messaging import realtime, services
 from messaging.models import Conversation, Message, Notification
+from messaging.protocol import MessagingServerFrame
+from realtime.protocol import user_group
 from tests.support.messaging import direct, send
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +52,7 @@ def test_notify_stores_and_pushes_the_notification_with_the_live_unread_count(al
         note = services.notify(user=alice, kind="system", text="Welcome", data={"x": 1})
     assert sent.frames() == [
         {
-            "type": ServerFrame.NOTIFICATION,
+            "type": MessagingServerFrame.NOTIFICATION,
             "data": {
                 "id": note.pk,
                 "kind": "system",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dedwen.realtime.protocol import ServerFrame, user_group
 from messaging import services as services_of_messaging
 from presence import services
 from presence.models import LastSeen
+from presence.protocol import PresenceServerFrame
 from presence.selectors import Circle, Status, circle_of, contacts_of, visible_last_seen
+from realtime.protocol import user_group
 from tests.support.cast import make_user
 from tests.support.messaging import direct
 
@@ -26,7 +27,7 @@ def test_going_offline_stores_last_seen_and_tells_only_the_users_who_share_a_con
     assert LastSeen.objects.get(user=alice).at == AT
     assert sent.groups() == [user_group(bob.pk)]
     [frame] = sent.frames()
-    assert frame["type"] == ServerFrame.PRESENCE
+    assert frame["type"] == PresenceServerFrame.PRESENCE
     assert frame["data"] == {"user_id": alice.pk, "status": Status.OFFLINE, "last_seen": "2026-01-02T03:04:05Z"}
 
 

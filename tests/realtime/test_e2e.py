@@ -11,9 +11,15 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from accounts.models import Device
-from dedwen.realtime.protocol import ClientFrame, CloseCode, ErrorCode, ServerFrame
+from realtime.protocol import ClientFrame, CloseCode, ErrorCode, ServerFrame
 from tests.accounts.bad_tokens import claims_of, forge
-from tests.support.realtime import authenticate, closed_with, next_frame, open_socket, send_frame
+from tests.support.realtime import (
+    authenticate,
+    closed_with,
+    next_frame,
+    open_socket,
+    send_frame,
+)
 
 needs_redis = pytest.mark.skipif(
     not os.environ.get("REDIS_URL") and os.environ.get("DEDWEN_REQUIRE_SERVICES") != "1",

@@ -9,8 +9,8 @@ import pytest
 from channels.layers import get_channel_layer
 from redis.asyncio import BlockingConnectionPool
 
-from dedwen.realtime.layers import InProcessChannelLayer, RedisPubSubChannelLayer
-from dedwen.realtime.protocol import EVENT_FRAME, user_group
+from realtime.layers import InProcessChannelLayer, RedisPubSubChannelLayer
+from realtime.protocol import EVENT_FRAME, user_group
 
 needs_redis = pytest.mark.skipif(
     not os.environ.get("REDIS_URL") and os.environ.get("DEDWEN_REQUIRE_SERVICES") != "1",

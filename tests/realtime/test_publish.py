@@ -11,8 +11,9 @@ import pytest
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 
-from dedwen.realtime import db, publish
-from dedwen.realtime.protocol import EVENT_FRAME, ServerFrame, user_group
+from messaging.protocol import MessagingServerFrame
+from realtime import db, publish
+from realtime.protocol import EVENT_FRAME, user_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +42,7 @@ def publish_new_messages(ids: range, user_id: int) -> None:
     """Publish one message.new per id, each as a service does after its own commit."""
     for message_id in ids:
         publish.publish_frame(
-            user_ids=[user_id], frame_type=ServerFrame.MESSAGE_NEW, data={"conversation_id": 1, "message": {"id": message_id}}
+            user_ids=[user_id], frame_type=MessagingServerFrame.MESSAGE_NEW, data={"conversation_id": 1, "message": {"id": message_id}}
         )
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from dedwen.realtime import publish
-from dedwen.realtime.protocol import EVENT_FRAME
+from realtime import publish
+from realtime.protocol import EVENT_FRAME
 
 
 @dataclass

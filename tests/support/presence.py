@@ -22,11 +22,11 @@ import pytest
 import redis
 from django.conf import settings
 
-from dedwen.realtime import db
 from presence import runtime
 from presence.stores import PresenceStore, set_store
 from presence.stores.memory import InProcessPresenceStore
 from presence.stores.redis_store import RedisPresenceStore
+from realtime import db
 from tests.support.services import require_redis
 
 
@@ -141,7 +141,7 @@ async def redis_proxy():
 
 @dataclass
 class DbCalls:
-    """The functions run through `dedwen.realtime.db.call`, by name, in order."""
+    """The functions run through `realtime.db.call`, by name, in order."""
 
     names: list[str] = field(default_factory=list)
 

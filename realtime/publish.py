@@ -22,7 +22,13 @@ from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
-from dedwen.realtime.protocol import EVENT_DEVICE_REVOKED, EVENT_FRAME, ServerFrame, device_group, user_group
+from realtime.protocol import (
+    EVENT_DEVICE_REVOKED,
+    EVENT_FRAME,
+    ServerFrame,
+    device_group,
+    user_group,
+)
 
 logger = logging.getLogger("dedwen.realtime.publish")
 

@@ -6,8 +6,8 @@ from channels.routing import URLRouter
 from channels.security.websocket import WebsocketDenier
 from django.urls import path, re_path
 
-from dedwen.realtime.consumer import SocketConsumer
-from dedwen.realtime.origin import OriginValidator
+from realtime.consumer import SocketConsumer
+from realtime.origin import OriginValidator
 
 websocket_urlpatterns = [
     path("ws/", SocketConsumer.as_asgi()),
