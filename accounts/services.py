@@ -28,7 +28,7 @@ from accounts.tokens import (
     mint_access_token,
     token_expiry,
 )
-from realtime.publish import publish_device_revoked
+from realtime.publish import close_device_sockets
 
 logger = logging.getLogger("dedwen.accounts")
 
@@ -173,7 +173,7 @@ def revoke_devices(*, devices, reason: Device.RevokeReason, by: AbstractBaseUser
         device_ids = [pk for pk, _ in targets]
         Device.objects.filter(pk__in=device_ids).update(revoked_at=timezone.now(), revoked_by=by, revoke_reason=reason)
         _blacklist_refresh_tokens(device_ids=set(device_ids), user_ids={user_id for _, user_id in targets})
-        publish_device_revoked(device_ids=device_ids)
+        close_device_sockets(device_ids=device_ids)
     logger.info("revoked devices %s (%s)", device_ids, reason)
     return len(device_ids)
 

@@ -8,11 +8,9 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dedwen.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from realtime import routing  # noqa: E402  (needs the apps loaded)
 
-from realtime.routing import websocket_application  # noqa: E402  (needs the apps loaded)
-
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+application = routing.application(http=django_asgi_app)
 
 if "daphne.cli" in sys.modules:
     # Served by the `daphne` command: have it run dedwen's server subclass, which applies the

@@ -21,7 +21,7 @@ from messaging.models import Conversation, Membership, Message, Notification
 from messaging.protocol import MessagingServerFrame
 from messaging.serializers import MessageSerializer, notification_frame_data
 from realtime.errors import Conflict, JsonableError
-from realtime.publish import publish_frame, publish_frame_now
+from realtime.publish import publish
 
 NOTIFICATION_PREVIEW_LENGTH = 140
 
@@ -157,7 +157,7 @@ def send_message(*, sender: AbstractBaseUser, conversation: Conversation, body: 
             _record_activity(conversation=conversation, message=message)
             recipients = selectors.participant_ids(conversation=conversation)
             data = _message_data(message)
-            publish_frame(
+            publish(
                 user_ids=recipients,
                 frame_type=MessagingServerFrame.MESSAGE_NEW,
                 data={"conversation_id": conversation.pk, "message": data},
@@ -206,7 +206,7 @@ def mark_read(*, user: AbstractBaseUser, conversation: Conversation, message: Me
         conversation=conversation, user_id=user.pk, left_at__isnull=True, last_read_id__lt=message.pk
     ).update(last_read_id=message.pk)
     if moved:
-        publish_frame(
+        publish(
             user_ids=_others(conversation=conversation, user=user),
             frame_type=MessagingServerFrame.MESSAGE_READ,
             data={"conversation_id": conversation.pk, "user_id": user.pk, "message_id": message.pk},
@@ -219,10 +219,11 @@ def typing(*, user: AbstractBaseUser, conversation_id: int, participant_ids: Ite
 
     Nothing is stored and the database is not read, so this may run on the event loop.
     """
-    publish_frame_now(
+    publish(
         user_ids=[user_id for user_id in participant_ids if user_id != user.pk],
         frame_type=MessagingServerFrame.TYPING,
         data={"conversation_id": conversation_id, "user_id": user.pk},
+        at_commit=False,
     )
 
 
@@ -245,7 +246,7 @@ def notify_users(*, user_ids: list[int], kind: str, text: str, data: dict[str, A
         )
         counts = selectors.unread_notification_counts(user_ids=list(user_ids))
         for notification in notifications:
-            publish_frame(
+            publish(
                 user_ids=[notification.user_id],
                 frame_type=MessagingServerFrame.NOTIFICATION,
                 data=notification_frame_data(notification, unread_count=counts[notification.user_id]),

@@ -1,13 +1,14 @@
-"""The WebSocket application: origin check, then the one consumer at /ws/ (any other path is denied)."""
+"""The ASGI application: HTTP to Django; WebSocket through the origin check to the one consumer at /ws/."""
 
 from __future__ import annotations
 
-from channels.routing import URLRouter
+from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import WebsocketDenier
 from django.urls import path, re_path
 
 from realtime.consumer import SocketConsumer
 from realtime.origin import OriginValidator
+from realtime.publish import ServingLoop
 
 websocket_urlpatterns = [
     path("ws/", SocketConsumer.as_asgi()),
@@ -15,3 +16,8 @@ websocket_urlpatterns = [
 ]
 
 websocket_application = OriginValidator(URLRouter(websocket_urlpatterns))
+
+
+def application(*, http):
+    """Return the whole ASGI application around Django's HTTP one (each connection knows its event loop)."""
+    return ServingLoop(ProtocolTypeRouter({"http": http, "websocket": websocket_application}))

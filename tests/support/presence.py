@@ -23,10 +23,11 @@ import redis
 from django.conf import settings
 
 from presence import runtime
+from presence.protocol import PresenceServerFrame
 from presence.stores import PresenceStore, set_store
 from presence.stores.memory import InProcessPresenceStore
 from presence.stores.redis_store import RedisPresenceStore
-from realtime import db
+from realtime import db, publish
 from tests.support.services import require_redis
 
 
@@ -179,15 +180,16 @@ class Announcements:
 
 @pytest.fixture
 def announcements(monkeypatch) -> Announcements:
-    """Record what presence sends to groups from the event loop (and still send it)."""
+    """Record the `presence` frames sent to groups (and still send them)."""
     recorded = Announcements()
-    real_send = runtime.agroup_send_all
+    real_send = publish._send
 
     async def recording_send(groups, event):
-        groups = list(groups)
-        recorded.texts.append(event["text"])
-        recorded.sent.extend((group, json.loads(event["text"])) for group in groups)
+        frame = json.loads(event.get("text", "{}"))
+        if frame.get("type") == PresenceServerFrame.PRESENCE:
+            recorded.texts.append(event["text"])
+            recorded.sent.extend((group, frame) for group in groups)
         await real_send(groups, event)
 
-    monkeypatch.setattr(runtime, "agroup_send_all", recording_send)
+    monkeypatch.setattr(publish, "_send", recording_send)
     return recorded
