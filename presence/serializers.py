@@ -7,7 +7,7 @@ from rest_framework import serializers
 from presence.selectors import Status
 from realtime.fields import MAX_ID
 
-MAX_USERS = 100
+MAX_USERS = 200  # the contract's bound on one presence query
 
 
 class PresenceQuerySerializer(serializers.Serializer):
