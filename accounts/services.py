@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,7 @@ from accounts.tokens import (
     mint_access_token,
     token_expiry,
 )
+from realtime import clientip
 from realtime.publish import close_device_sockets
 
 logger = logging.getLogger("dedwen.accounts")
@@ -51,15 +51,9 @@ class IssuedTokens:
 def client_ip(request: HttpRequest) -> str | None:
     """Return the client's IP address: the peer's, or behind DEDWEN_PROXY_COUNT proxies the one the outermost saw."""
     # Device records and django-axes (AXES_CLIENT_IP_CALLABLE) both use it: the throttle counts per client.
-    proxies = settings.DEDWEN_PROXY_COUNT
-    if proxies:
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        if len(hops) >= proxies:
-            try:
-                return str(ipaddress.ip_address(hops[-proxies]))
-            except ValueError:
-                pass
-    return request.META.get("REMOTE_ADDR") or None
+    return clientip.client_ip(
+        peer=request.META.get("REMOTE_ADDR") or None, forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
 
 
 def log_in(*, request: HttpRequest, user: AbstractBaseUser, client_id: str = "") -> IssuedTokens:

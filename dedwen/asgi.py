@@ -8,9 +8,11 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dedwen.settings")
 django_asgi_app = get_asgi_application()
 
-from realtime import routing  # noqa: E402  (needs the apps loaded)
+from operations.endpoints import OperationsEndpoints  # noqa: E402  (needs the apps loaded)
+from realtime import routing  # noqa: E402
 
-application = routing.application(http=django_asgi_app)
+# /healthz, /readyz and /metrics are answered before Django (operations/endpoints.py).
+application = routing.application(http=OperationsEndpoints(django_asgi_app))
 
 if "daphne.cli" in sys.modules:
     # Served by the `daphne` command: have it run dedwen's server subclass, which applies the

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
+from pythonjsonlogger.json import JsonFormatter
+
 # A base64url run that starts like a JSON header ("eyJ" is `{"` encoded), with up to two more
 # dot-separated segments: a JWT, or a fragment of one. Once "eyJ" and two more characters match, the
 # rest is optional, so no attempt fails after a long scan: linear in the line however it is crafted.
@@ -26,3 +28,14 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """python-json-logger's formatter (one JSON object per line), redacting every string it writes.
+
+    The filter already cleaned the message; this also covers what the filter cannot see: a
+    traceback (`exc_info`), a stack and values passed in `extra`.
+    """
+
+    def jsonify_log_record(self, log_data) -> str:
+        return redact(super().jsonify_log_record(log_data))

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "accounts",
     "messaging",
     "presence",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -195,6 +196,10 @@ DEDWEN_PRESENCE_TTL = env_float("DEDWEN_PRESENCE_TTL", 60.0, minimum=0.5)
 DEDWEN_MESSAGE_MAX_LENGTH = env_int("DEDWEN_MESSAGE_MAX_LENGTH", 4000, minimum=1)
 # Most `message.new` frames one `sync` answers before `sync.done` says `more: true`.
 DEDWEN_SYNC_BATCH = env_int("DEDWEN_SYNC_BATCH", 500, minimum=1, maximum=10000)
+# On SIGTERM: the window over which the sockets get `goaway` and a 4001 close (realtime/drain.py).
+DEDWEN_DRAIN_SECONDS = env_float("DEDWEN_DRAIN_SECONDS", 10.0, minimum=0.0)
+# Bearer token that unlocks /metrics from any address; unset: loopback only.
+DEDWEN_METRICS_TOKEN = env_str("DEDWEN_METRICS_TOKEN")
 
 # --- Authentication ---------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -316,13 +321,25 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Logging: never a token or a password (see dedwen/logging.py) -----------------------------
+# DEDWEN_LOG_FORMAT: `text` (one line per record) or `json` (one JSON object per line).
+_LOG_FORMAT = {"text": "plain", "json": "json"}.get(env_str("DEDWEN_LOG_FORMAT", "text") or "text")
+if _LOG_FORMAT is None:
+    raise ImproperlyConfigured("DEDWEN_LOG_FORMAT must be `text` or `json`")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "dedwen.logging.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line (python-json-logger): timestamp, level, logger name, message, extras.
+        "json": {
+            "()": "dedwen.logging.RedactingJsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "console": {"class": "logging.StreamHandler", "formatter": _LOG_FORMAT, "filters": ["redact"]},
     },
     "root": {"handlers": ["console"], "level": env_str("DEDWEN_LOG_LEVEL", "INFO")},
     "loggers": {

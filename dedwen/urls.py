@@ -4,11 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from operations.views import live_connections
+
 # Django's refusals of a request (too many fields or files, a bad Host, ...) answer JSON on every path;
 # every other error answer on /api/ is made JSON by realtime.middleware.JSONErrorMiddleware.
 handler400 = "realtime.rest.bad_request"
 
 urlpatterns = [
+    path("admin/live-connections/", admin.site.admin_view(live_connections), name="live-connections"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("api/", include("accounts.api_urls")),

@@ -18,7 +18,7 @@ from messaging.serializers import (
     SyncFrameSerializer,
     TypingFrameSerializer,
 )
-from realtime import db
+from realtime import db, metrics
 from realtime.context import SocketContext
 from realtime.fields import validated
 from realtime.protocol import ServerFrame
@@ -80,11 +80,13 @@ def _send(*, sender, conversation_id: int, body: str, client_id: str) -> service
 
 async def message_send(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
     """Store a message and acknowledge it; every participant's sockets get `message.new`."""
+    started = time.perf_counter()
     form = validated(MessageSendFrameSerializer, data)
     sent = await db.call(
         _send, sender=ctx.user, conversation_id=form["conversation_id"], body=form["body"], client_id=form["client_id"]
     )
     await ctx.send_frame(ServerFrame.ACK, {"message": sent.data}, ref)
+    metrics.MESSAGE_SEND_SECONDS.observe(time.perf_counter() - started)
 
 
 def _read(*, user, conversation_id: int, message_id: int) -> None:

@@ -20,6 +20,7 @@ from messaging import selectors
 from messaging.models import Conversation, Membership, Message, Notification
 from messaging.protocol import MessagingServerFrame
 from messaging.serializers import MessageSerializer, notification_frame_data
+from realtime import metrics
 from realtime.errors import Conflict, JsonableError
 from realtime.publish import publish
 
@@ -154,6 +155,7 @@ def send_message(*, sender: AbstractBaseUser, conversation: Conversation, body: 
     try:
         with transaction.atomic():
             message = Message.objects.create(conversation=conversation, sender=sender, body=body, client_id=client_id)
+            transaction.on_commit(metrics.MESSAGES_SENT.inc)
             _record_activity(conversation=conversation, message=message)
             recipients = selectors.participant_ids(conversation=conversation)
             data = _message_data(message)

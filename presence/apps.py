@@ -8,7 +8,8 @@ class PresenceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from presence.realtime import SOCKET_APP
-        from realtime import registry
+        from presence.realtime import SOCKET_APP, check_store
+        from realtime import health, registry
 
         registry.register(SOCKET_APP)
+        health.register("presence", check_store)

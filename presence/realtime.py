@@ -36,6 +36,11 @@ async def socket_closed(ctx: SocketContext) -> None:
         await runtime.publish_transitions(store, Transitions(offline={ctx.user_id}))
 
 
+async def check_store() -> None:
+    """Readiness: a round trip to this process's presence store."""
+    await runtime.get_store().ping()
+
+
 SOCKET_APP = SocketApp(
     name="presence", server_frames=PresenceServerFrame, on_open=socket_opened, on_close=socket_closed
 )

@@ -20,6 +20,7 @@ from presence.protocol import PresenceServerFrame
 from presence.selectors import Circle, Status, circle_of, presence_entry
 from presence.stores import PresenceStore, Transitions, get_store
 from realtime import db, publish
+from realtime.metrics import PRESENCE_TRANSITIONS
 
 logger = logging.getLogger("dedwen.presence")
 
@@ -126,6 +127,7 @@ async def _announce(*, user_id: int, status: Status, circle: Circle | None = Non
 
 async def _send(*, user_id: int, status: Status, last_seen: datetime | None, watcher_ids: Iterable[int]) -> None:
     """Send one `presence` frame, serialized once, to every watcher, from the event loop."""
+    PRESENCE_TRANSITIONS.labels(status=str(status)).inc()
     await publish.apublish(
         user_ids=sorted(watcher_ids),
         frame_type=PresenceServerFrame.PRESENCE,

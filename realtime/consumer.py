@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -18,7 +19,10 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 from rest_framework.exceptions import ValidationError
 
-from realtime import db, registry
+from realtime import db, drain, registry
+from realtime import metrics as m
+from realtime.clientip import scope_client_ip, scope_header
+from realtime.connections import PROCESS_ID, REGISTRY, Connection, new_connection_id
 from realtime.auth import Identity, Refusal, TokenRefused, authenticator
 from realtime.context import SocketContext
 from realtime.errors import JsonableError, as_error_data
@@ -26,9 +30,11 @@ from realtime.frames import BadFrame, Frame, parse_frame
 from realtime.protocol import (
     EVENT_DEVICE_REVOKED,
     EVENT_FRAME,
+    EVENT_GOAWAY,
     ClientFrame,
     CloseCode,
     ErrorCode,
+    GoawayReason,
     ServerFrame,
     device_group,
     user_group,
@@ -64,6 +70,9 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self._turn = asyncio.Lock()  # one dispatch at a time, across the client's frames and the layer's events
         self._events: asyncio.Task | None = None  # the channel layer's receive pump, once subscribed
         self._slot_user: int | None = None  # the user whose SLOTS entry this socket holds
+        self.connection_id: str | None = None  # named in `authenticated` and the live-connections registry
+        self._accepted_at = 0.0  # loop time of the accept
+        self._gauge_state: str | None = None  # the dedwen_ws_connections series this socket counts in
 
     # ASGI plumbing ------------------------------------------------------------------------------
 
@@ -80,6 +89,10 @@ class SocketConsumer(AsyncWebsocketConsumer):
         finally:
             self._stop_timer()
             self._release_slot()
+            self._count_as(None)
+            drain.untrack(self)
+            if self.connection_id is not None:
+                REGISTRY.forget_local(self.connection_id)  # cancelled without a disconnect (server shutdown)
             if self._events is not None:
                 self._events.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was logged when it stopped
@@ -132,8 +145,15 @@ class SocketConsumer(AsyncWebsocketConsumer):
     # Socket life --------------------------------------------------------------------------------
 
     async def websocket_connect(self, message) -> None:
-        """Accept, then give the client DEDWEN_WS_AUTH_TIMEOUT seconds to authenticate."""
+        """Accept, then give the client DEDWEN_WS_AUTH_TIMEOUT seconds to authenticate (while draining: goaway)."""
         await self.accept()
+        m.WS_CONNECTS.inc()
+        self._accepted_at = asyncio.get_running_loop().time()
+        self._count_as(m.PENDING)
+        drain.track(self)
+        if drain.draining():
+            await self._goaway(GoawayReason.DRAINING, drain.reconnect_after_ms())
+            return
         logger.info("[WebSocket] Connection established, awaiting JWT authentication...")
         self._deadline = asyncio.get_running_loop().time() + settings.DEDWEN_WS_AUTH_TIMEOUT
         self._arm()
@@ -154,11 +174,14 @@ class SocketConsumer(AsyncWebsocketConsumer):
                 raise BadFrame("binary frames are not accepted")
             frame = parse_frame(text)
         except BadFrame as exc:
+            m.WS_FRAMES.labels(direction="in", type=m.INVALID_TYPE).inc()
             if self.ctx is None:
                 await self._close(CloseCode.BAD_FRAME)
             else:
                 await self._send_error(ErrorCode.BAD_FRAME, exc.message, exc.ref)
             return
+        known = frame.type in _KERNEL_CLIENT_FRAMES or registry.handler_for(frame.type) is not None
+        m.WS_FRAMES.labels(direction="in", type=frame.type if known else m.INVALID_TYPE).inc()
         if self.ctx is None:
             await self._authenticate(frame)
         else:
@@ -169,6 +192,9 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self._closed = True
         self._stop_timer()
         code = self._close_code if self._close_code is not None else message.get("code")
+        m.WS_CLOSES.labels(code=str(code)).inc()
+        if self.connection_id is not None:
+            await REGISTRY.remove(self.connection_id)
         if self._opened_ctx is not None:
             for app in registry.apps():
                 if app.on_close is None:
@@ -218,9 +244,13 @@ class SocketConsumer(AsyncWebsocketConsumer):
         if self._closed:
             return
         self.ctx = self._opened_ctx = ctx
+        self.connection_id = new_connection_id()
         self._recheck_at = asyncio.get_running_loop().time() + settings.DEDWEN_WS_DEVICE_RECHECK
         self._expire_at(identity.expires_at)
         await self._send_authenticated(identity, frame.ref)
+        m.WS_AUTH_SECONDS.observe(asyncio.get_running_loop().time() - self._accepted_at)
+        self._count_as(m.AUTHENTICATED)
+        await REGISTRY.add(self._connection_entry(ctx))
         for app in registry.apps():
             if app.on_open is None:
                 continue
@@ -284,6 +314,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
             {
                 "user": {"id": identity.user_id, "username": identity.username},
                 "device_id": identity.device_id,
+                "connection_id": self.connection_id,
                 "expires_at": identity.expires_at,
             },
             ref,
@@ -324,6 +355,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame_type: str, data: dict[str, Any], ref: str | None = None) -> None:
         """Send one frame to this socket (nothing once it is closing)."""
         if not self._closed:
+            m.WS_FRAMES.labels(direction="out", type=frame_type).inc()
             await self.send(text_data=encode_frame(frame_type, data, ref))
 
     async def _send_error(self, code: str, message: str, ref: str | None) -> None:
@@ -335,12 +367,32 @@ class SocketConsumer(AsyncWebsocketConsumer):
         """Relay a frame published to one of this socket's groups, as serialized by the publisher."""
         text = event.get("text")
         if self.ctx is not None and isinstance(text, str) and not self._closed:
+            m.WS_FRAMES.labels(direction="out", type=str(event.get("frame_type", m.INVALID_TYPE))).inc()
             await self.send(text_data=text)
 
     async def _device_revoked(self, event: dict) -> None:
         """Close at once: the device was revoked (admin, logout, password change, deactivation)."""
-        if self.ctx is not None:
+        if self.ctx is not None and not self._closed:
             await self._close(CloseCode.FORBIDDEN)
+            at = event.get("at")
+            if isinstance(at, (int, float)):
+                m.REVOCATION_CLOSE_SECONDS.observe(max(0.0, time.time() - at))
+
+    async def _goaway_event(self, event: dict) -> None:
+        """An operator disconnected this socket (the admin's live connections)."""
+        delay = event.get("reconnect_after_ms")
+        await self._goaway(GoawayReason.DISCONNECTED, delay if isinstance(delay, int) else drain.DISCONNECT_RECONNECT_MS)
+
+    async def goaway(self, *, reason: str, reconnect_after_ms: int) -> None:
+        """Send `goaway` and close with 4001, between dispatches (the drain calls this)."""
+        async with self._turn:
+            await self._goaway(GoawayReason(reason), reconnect_after_ms)
+
+    async def _goaway(self, reason: GoawayReason, reconnect_after_ms: int) -> None:
+        if self._closed:
+            return
+        await self.send_frame(ServerFrame.GOAWAY, {"reason": str(reason), "reconnect_after_ms": reconnect_after_ms})
+        await self._close(CloseCode.GOING_AWAY)
 
     # Timers -------------------------------------------------------------------------------------
 
@@ -395,6 +447,27 @@ class SocketConsumer(AsyncWebsocketConsumer):
 
     # Helpers ------------------------------------------------------------------------------------
 
+    def _count_as(self, state: str | None) -> None:
+        """Move this socket between the dedwen_ws_connections series (None: no longer open)."""
+        if self._gauge_state is not None:
+            m.WS_CONNECTIONS.labels(state=self._gauge_state).dec()
+        if state is not None:
+            m.WS_CONNECTIONS.labels(state=state).inc()
+        self._gauge_state = state
+
+    def _connection_entry(self, ctx: SocketContext) -> Connection:
+        return Connection(
+            connection_id=self.connection_id,
+            user_id=ctx.user_id,
+            username=ctx.username,
+            device_id=ctx.device_id,
+            process=PROCESS_ID,
+            connected_at=timezone.now().isoformat(),
+            client_ip=scope_client_ip(self.scope) or "",
+            user_agent=scope_header(self.scope, b"user-agent")[:300],
+            channel_name=ctx.channel_name,
+        )
+
     def _release_slot(self) -> None:
         if self._slot_user is not None:
             SLOTS.release(user_id=self._slot_user)
@@ -436,4 +509,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
         "websocket.disconnect": websocket_disconnect,
         EVENT_FRAME: _relay_frame,
         EVENT_DEVICE_REVOKED: _device_revoked,
+        EVENT_GOAWAY: _goaway_event,
     }
+
+
+_KERNEL_CLIENT_FRAMES = frozenset(member.value for member in ClientFrame)

@@ -23,12 +23,21 @@ class ServerFrame(StrEnum):
     ACK = "ack"
     ERROR = "error"
     PONG = "pong"
+    GOAWAY = "goaway"  # {"reason", "reconnect_after_ms"}: sent just before a 4001 close
+
+
+class GoawayReason(StrEnum):
+    """Why a `goaway` frame asks the client to reconnect."""
+
+    DRAINING = "draining"  # the process is stopping (SIGTERM): reconnect to another one
+    DISCONNECTED = "disconnected"  # an operator disconnected the socket (the admin's live connections)
 
 
 class CloseCode(IntEnum):
     """Close codes the application sends (1000 or 4000-4999: daphne refuses any other)."""
 
     NORMAL = 1000
+    GOING_AWAY = 4001  # draining or disconnected by an operator; always after a `goaway` frame
     BAD_FRAME = 4400  # before authentication: not strict JSON, not an object, binary, not `authenticate`
     UNAUTHORIZED = 4401  # token missing/invalid/expired, or expired on a live socket without re-auth
     FORBIDDEN = 4403  # device revoked, user deactivated, re-auth as another user
@@ -55,7 +64,8 @@ class ErrorCode(StrEnum):
 
 # Channel-layer event types (server-internal; never taken from a client frame).
 EVENT_FRAME = "dedwen.frame"  # {"text": serialized frame} to relay as-is
-EVENT_DEVICE_REVOKED = "dedwen.device_revoked"  # close the device's sockets with 4403
+EVENT_DEVICE_REVOKED = "dedwen.device_revoked"  # close the device's sockets with 4403 ({"at": commit time})
+EVENT_GOAWAY = "dedwen.goaway"  # {"reason", "reconnect_after_ms"}: send `goaway` and close with 4001
 
 
 def user_group(user_id: int) -> str:

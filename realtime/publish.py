@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import weakref
 from collections import deque
 from collections.abc import Iterable
@@ -54,7 +55,7 @@ def encode_frame(frame_type: str, data: dict[str, Any], ref: str | None = None) 
 
 
 def _frame_event(frame_type: str, data: dict[str, Any]) -> Event:
-    return {"type": EVENT_FRAME, "text": encode_frame(frame_type, data)}
+    return {"type": EVENT_FRAME, "text": encode_frame(frame_type, data), "frame_type": str(frame_type)}
 
 
 def _user_groups(user_ids: Iterable[int]) -> list[str]:
@@ -83,9 +84,8 @@ async def apublish(*, user_ids: Iterable[int], frame_type: str, data: dict[str, 
 def close_device_sockets(*, device_ids: Iterable[int]) -> None:
     """Close every live socket of the devices (4403) once the current transaction commits, on every process."""
     groups = list(dict.fromkeys(device_group(device_id) for device_id in device_ids))
-    if groups:
-        event = {"type": EVENT_DEVICE_REVOKED}
-        transaction.on_commit(lambda: _deliver(groups, event), robust=True)
+    if groups:  # `at`: the commit's time, for dedwen_revocation_close_seconds
+        transaction.on_commit(lambda: _deliver(groups, {"type": EVENT_DEVICE_REVOKED, "at": time.time()}), robust=True)
 
 
 async def _send(groups: list[str], event: Event) -> None:

@@ -10,6 +10,11 @@ applied to the factories `Server.run` creates, before the reactor accepts any co
   limit with 4413, and autobahn closes a larger one with 1009 before buffering it whole.
 - autobahn fails a connection with a close frame (1007 for invalid UTF-8, 1009, 1002) instead of
   dropping the TCP connection (1006): `failByDrop` off.
+- SIGTERM drains (realtime/drain.py) before the reactor stops: `/readyz` turns 503, the sockets
+  get `goaway` and a 4001 close spread over DEDWEN_DRAIN_SECONDS, and only then does the reactor
+  stop, which runs the "before shutdown" triggers (daphne cancelling what is left, presence's clean
+  stop). Twisted's own SIGTERM handler would stop the reactor at once; it is replaced once the
+  reactor runs (after Twisted installed its handlers). A second SIGTERM stops at once.
 - Each socket is a `SocketProtocol`, which closes a client that leaves more than
   DEDWEN_WS_SEND_BUFFER bytes unread with 4409; and HTTP is served by `BoundedHTTPChannel`, which
   answers an over-long request line (414) or header (431) so that the client can read the answer.
@@ -21,14 +26,17 @@ daphne, twisted and autobahn versions this was written against.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import signal
 
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
 from twisted.web import http
 
+from realtime import drain
 from realtime.errors import error_body
 from realtime.protocol import CloseCode
 
@@ -181,8 +189,31 @@ class DedwenServer(Server):
         self.ws_factory.protocol = SocketProtocol
         self.ws_factory.setProtocolOptions(failByDrop=False)
         self.http_factory.protocol = bounded_http_protocol
+        if self.signal_handlers:
+            from twisted.internet import reactor
+
+            reactor.callWhenRunning(self._drain_on_sigterm)
         if self._then_ready is not None:
             self._then_ready()
+
+
+    def _drain_on_sigterm(self) -> None:
+        """Replace Twisted's SIGTERM handler (installed by now) with the drain."""
+        from twisted.internet import reactor
+
+        signal.signal(signal.SIGTERM, lambda signum, frame: reactor.callFromThread(self._sigterm))
+
+    def _sigterm(self) -> None:
+        """Drain, then stop the reactor; a second SIGTERM stops it at once."""
+        from twisted.internet import defer, reactor
+
+        if drain.draining():
+            logger.warning("second SIGTERM: stopping without waiting for the drain")
+            self.stop()
+            return
+        done = defer.Deferred.fromFuture(asyncio.ensure_future(drain.run()))
+        done.addErrback(lambda failure: logger.error("drain failed: %s", failure.getErrorMessage()))
+        done.addBoth(lambda _: self.stop())
 
 
 def install() -> None:

@@ -51,5 +51,8 @@ class PresenceStore(abc.ABC):
     def maintenance_interval(self) -> float | None:
         """Return the seconds between `maintain` calls, or None when the store needs none."""
 
+    async def ping(self) -> None:
+        """Make a round trip to the store's backend (readiness); raise when it does not answer."""
+
     async def aclose(self) -> None:
         """Release connections held by the store."""

@@ -137,6 +137,9 @@ class RedisPresenceStore(PresenceStore):
         changes.online -= offline  # a user re-added here cannot go offline in the same tick
         return changes
 
+    async def ping(self) -> None:
+        await self._bind().client.ping()
+
     async def shutdown(self) -> set[int]:
         self._closed = True
         bound = self._bind()

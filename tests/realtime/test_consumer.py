@@ -78,8 +78,10 @@ async def test_authenticate_answers_with_user_device_and_expiry_then_ping_gets_p
     assert hello["data"] == {
         "user": {"id": alice.pk, "username": "alice"},
         "device_id": minted.device_id,
+        "connection_id": hello["data"]["connection_id"],
         "expires_at": hello["data"]["expires_at"],
     }
+    assert isinstance(hello["data"]["connection_id"], str) and len(hello["data"]["connection_id"]) >= 16
     assert hello["data"]["expires_at"].endswith("Z")
     assert pong == {"type": ServerFrame.PONG, "data": {}, "ref": "r1"}
     assert caplog.messages[:2] == [
