@@ -39,3 +39,10 @@ class RedactingJsonFormatter(JsonFormatter):
 
     def jsonify_log_record(self, log_data) -> str:
         return redact(super().jsonify_log_record(log_data))
+
+
+class RedactingFormatter(logging.Formatter):
+    """The text formatter, redacting its whole output (a traceback too, which the filter cannot see)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))

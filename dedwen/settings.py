@@ -330,7 +330,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "dedwen.logging.RedactSecretsFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"()": "dedwen.logging.RedactingFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         # One JSON object per line (python-json-logger): timestamp, level, logger name, message, extras.
         "json": {
             "()": "dedwen.logging.RedactingJsonFormatter",
@@ -345,5 +345,6 @@ LOGGING = {
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "daphne.access": {"level": "INFO"},  # daphne's access log (realtime/server.py LoggedAccessLog)
     },
 }

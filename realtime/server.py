@@ -31,6 +31,7 @@ import json
 import logging
 import signal
 
+from daphne.access import AccessLogGenerator
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
@@ -173,6 +174,19 @@ def bounded_http_protocol():
     return http._GenericHTTPChannelProtocol(BoundedHTTPChannel())  # Twisted's own wrapper (pinned)
 
 
+class LoggedAccessLog(AccessLogGenerator):
+    """daphne's access log, written as records of the `daphne.access` logger instead of raw stdout lines.
+
+    Its lines then take DEDWEN_LOG_FORMAT (one JSON object each in `json`) and the token redaction.
+    """
+
+    def write_entry(self, host, date, request, status=None, length=None, ident=None, user=None):
+        access_logger.info('%s "%s" %s %s', host, request, status or "-", length or "-")
+
+
+access_logger = logging.getLogger("daphne.access")
+
+
 class DedwenServer(Server):
     """daphne's server with dedwen's WebSocket limits and protocols (see the module docstring)."""
 
@@ -180,6 +194,8 @@ class DedwenServer(Server):
         limit = transport_message_limit()
         kwargs["websocket_max_message_size"] = limit
         kwargs["websocket_max_frame_size"] = limit
+        if kwargs.get("action_logger") is not None:
+            kwargs["action_logger"] = LoggedAccessLog(None)  # the access log goes through logging (and its format)
         self._then_ready = kwargs.get("ready_callable")
         kwargs["ready_callable"] = self._configure_factories
         super().__init__(*args, **kwargs)
