@@ -1,7 +1,8 @@
 // dedwen's real-time client: one WebSocket per page, authenticated with a short-lived access token.
 // Behaviour (see docs/client.md): token from the session, authenticate as the first frame, re-authenticate
 // before expiry, reconnect with capped exponential backoff and full jitter, sync from the last message id,
-// dedupe by message id, sends pending until acknowledged, never loop on 4400/4401/4403.
+// dedupe by message id, sends pending until acknowledged, never loop on 4400/4401/4403; after `goaway`
+// (4001: the server drains or an operator disconnected) wait as told plus jitter, not counted as a failure.
 
 export const TOKEN_KEY = "dedwen_auth_token";
 
@@ -176,6 +177,7 @@ export class RealtimeClient extends EventTarget {
       maxDelay: 30000, // ms; the backoff cap
       deviceId: null, // the session's device: a stored token of another (older) login is not reused
       stableAfter: 5000, // ms authenticated before the backoff resets
+      goawayJitter: 1000, // ms: the most added at random to a goaway's reconnect_after_ms
       pingEvery: 25000, // ms between keep-alive pings
       ...options,
     };
@@ -277,7 +279,19 @@ export class RealtimeClient extends EventTarget {
       this.halted = true;
       return this.setState("offline");
     }
+    const goaway = this.goaway;
+    this.goaway = null;
+    if (code === CLOSE.GOING_AWAY) return this.reconnectAfterGoaway(goaway);
     this.retryLater();
+  }
+
+  /** Reconnect when the server said (`goaway`'s reconnect_after_ms) plus up to 1 s of jitter; the backoff is untouched. */
+  reconnectAfterGoaway(goaway) {
+    if (this.stopped || this.halted) return;
+    const told = Number.isFinite(goaway?.reconnect_after_ms) ? Math.max(0, goaway.reconnect_after_ms) : 0;
+    const delay = told + Math.random() * this.options.goawayJitter;
+    this.setState("reconnecting", { retryIn: delay, reason: goaway?.reason || "draining" });
+    this.timers.retry = setTimeout(() => this.connect(), delay);
   }
 
   retryLater() {
@@ -407,6 +421,9 @@ export class RealtimeClient extends EventTarget {
         return this.presenceChanged(data);
       case FRAME.NOTIFICATION:
         return this.emit("notification", data);
+      case FRAME.GOAWAY:
+        this.goaway = data; // the 4001 close follows
+        return;
       case FRAME.SYNC_DONE:
         if (data.more && Number.isInteger(data.last_id)) {
           this.syncCursor = data.last_id;
@@ -424,6 +441,7 @@ export class RealtimeClient extends EventTarget {
     console.log(LOG_AUTHENTICATED);
     this.user = data.user || this.user;
     this.deviceId = data.device_id ?? this.deviceId;
+    this.connectionId = data.connection_id ?? null;
     this.scheduleRefresh(data.expires_at);
     if (this.socketAuthenticated) return; // a re-authentication on the open socket
     this.socketAuthenticated = true;
