@@ -20,6 +20,7 @@ from tests.support.realtime import (
     open_socket,
     send_frame,
 )
+from tests.support.waiting import until
 
 needs_redis = pytest.mark.skipif(
     not os.environ.get("REDIS_URL") and os.environ.get("DEDWEN_REQUIRE_SERVICES") != "1",
@@ -127,7 +128,7 @@ def test_the_auth_timeout_and_token_expiry_with_and_without_reauthentication(dap
         authenticate(renewed, first.token)
         send_frame(renewed, ClientFrame.AUTHENTICATE, {"token": longer.token}, ref="renew")
         assert next_frame(renewed, ServerFrame.AUTHENTICATED)["ref"] == "renew"
-        _until(lambda: time.time() > claims_of(first.token)["exp"] + 0.3)
+        until(lambda: time.time() > claims_of(first.token)["exp"] + 0.3, what="the first token expiring")
         send_frame(renewed, ClientFrame.PING, {})
         next_frame(renewed, ServerFrame.PONG)
         assert closed_with(renewed) == CloseCode.UNAUTHORIZED
@@ -205,10 +206,3 @@ def test_no_token_appears_in_any_log_line(daphne_server, alice, device_of):
     log = server.wait_for_log("Connection closed", count=4)
     assert f"[WebSocket] User {alice.pk} authenticated and connected" in log
     assert [secret for secret in secrets if secret in log] == []
-
-
-def _until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
