@@ -22,11 +22,6 @@ from tests.support.realtime import (
 )
 from tests.support.waiting import until
 
-needs_redis = pytest.mark.skipif(
-    not os.environ.get("REDIS_URL") and os.environ.get("DEDWEN_REQUIRE_SERVICES") != "1",
-    reason="REDIS_URL is not set (embedded run)",
-)
-
 
 def close_code_of(server, *frames, token: str | None = None, binary: bytes | None = None) -> int:
     """Open a socket, optionally authenticate, send the frames (text, or bytes as a text frame), return the close code."""
@@ -164,7 +159,7 @@ def test_the_admin_revoke_action_closes_a_live_socket_within_a_second(daphne_ser
     server.wait_for_log(f"[WebSocket] Connection closed for user {alice.pk}: code={CloseCode.FORBIDDEN.value}")
 
 
-@needs_redis
+@pytest.mark.usefixtures("redis_url")
 def test_logging_out_on_one_process_closes_the_devices_socket_on_another(daphne_server, alice, login):
     one, other = daphne_server(), daphne_server()
     session = login(alice)
