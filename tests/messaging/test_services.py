@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from messaging import realtime, services
+from messaging import selectors, services
 from messaging.models import Conversation, Message, Notification
 from messaging.protocol import MessagingServerFrame
 from realtime.protocol import user_group
@@ -91,4 +91,5 @@ def test_a_new_message_with_its_access_check_takes_a_fixed_number_of_queries(ali
     # access, the earlier-send check, the insert, the activity (two updates), the participants,
     # the notifications and their unread counts; plus the savepoint pair of the test's transaction
     with django_assert_num_queries(10):
-        realtime._send(sender=alice, conversation_id=group.pk, body="hi", client_id="q-1")
+        conversation = selectors.access_conversation(user=alice, conversation_id=group.pk)
+        services.send_message(sender=alice, conversation=conversation, body="hi", client_id="q-1")
