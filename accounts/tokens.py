@@ -21,6 +21,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts.models import Device
+from realtime.auth import Refusal, TokenRefused
 from realtime.rawsql import RawRead
 
 DEVICE_CLAIM = "device"
@@ -95,11 +96,15 @@ class TokenFailure(StrEnum):
     REVOKED = "revoked"
 
 
-class TokenRejected(Exception):
-    """An access token that must not be honoured; `failure` says why."""
+# What each failure means for a socket (realtime.auth.Refusal); any other failure is a bad token.
+_REFUSALS = {TokenFailure.REVOKED: Refusal.REVOKED, TokenFailure.INACTIVE: Refusal.INACTIVE}
+
+
+class TokenRejected(TokenRefused):
+    """An access token that must not be honoured; `failure` says why (REST and WebSocket alike)."""
 
     def __init__(self, failure: TokenFailure) -> None:
-        super().__init__(f"token rejected: {failure}")
+        super().__init__(failure.value, _REFUSALS.get(failure, Refusal.INVALID))
         self.failure = failure
 
 
