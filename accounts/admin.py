@@ -9,7 +9,10 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from rest_framework_simplejwt.token_blacklist import admin as blacklist_admin
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.token_blacklist.models import (
+    BlacklistedToken,
+    OutstandingToken,
+)
 
 from accounts import services
 from accounts.models import Device
@@ -24,9 +27,9 @@ class StatusFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "active":
-            return queryset.filter(revoked_at__isnull=True)
+            return queryset.unrevoked()
         if self.value() == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
+            return queryset.revoked()
         return queryset
 
 

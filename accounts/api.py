@@ -22,7 +22,7 @@ from accounts.serializers import (
     UserSerializer,
 )
 from accounts.throttling import lockout_response
-from dedwen.api import error_response
+from realtime.rest import error_response
 
 
 def _user_body(user) -> dict:

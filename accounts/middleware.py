@@ -18,8 +18,8 @@ class DeviceSessionMiddleware:
         request.dedwen_device = None
         device_id = request.session.get(SESSION_DEVICE_KEY)
         if device_id is not None and request.user.is_authenticated:
-            device = Device.objects.filter(pk=device_id, user_id=request.user.pk).first()
-            if device is None or device.is_revoked:
+            device = Device.objects.select_related("user").filter(pk=device_id, user_id=request.user.pk).first()
+            if device is None or not device.is_live:
                 auth.logout(request)
             else:
                 request.dedwen_device = device

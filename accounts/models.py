@@ -8,9 +8,17 @@ from django.utils import timezone
 
 
 class DeviceQuerySet(models.QuerySet):
-    def active(self) -> DeviceQuerySet:
-        """Keep the devices that are not revoked."""
+    def unrevoked(self) -> DeviceQuerySet:
+        """Keep the devices that are not revoked (what revocation may still end)."""
         return self.filter(revoked_at__isnull=True)
+
+    def revoked(self) -> DeviceQuerySet:
+        """Keep the revoked devices."""
+        return self.filter(revoked_at__isnull=False)
+
+    def live(self) -> DeviceQuerySet:
+        """Keep the devices that may be served: not revoked, and their user active (as Device.is_live)."""
+        return self.unrevoked().filter(user__is_active=True)
 
 
 class Device(models.Model):
@@ -48,3 +56,8 @@ class Device(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def is_live(self) -> bool:
+        """Tell whether the device may be served: not revoked, and its user active (as DeviceQuerySet.live)."""
+        return not self.is_revoked and self.user.is_active

@@ -15,11 +15,20 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.state import token_backend
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.token_blacklist.models import (
+    BlacklistedToken,
+    OutstandingToken,
+)
 
 from accounts.models import Device
-from accounts.tokens import DEVICE_CLAIM, DeviceAccessToken, DeviceRefreshToken, mint_access_token, token_expiry
-from dedwen.realtime.publish import publish_device_revoked
+from accounts.tokens import (
+    DEVICE_CLAIM,
+    DeviceAccessToken,
+    DeviceRefreshToken,
+    mint_access_token,
+    token_expiry,
+)
+from realtime.publish import close_device_sockets
 
 logger = logging.getLogger("dedwen.accounts")
 
@@ -121,7 +130,7 @@ def _trade_refresh_token(token: DeviceRefreshToken) -> IssuedTokens:
         device = Device.objects.select_related("user").filter(pk=token.get(DEVICE_CLAIM)).first()
         if outstanding is None or device is None or device.user_id != token.get("user_id"):
             raise RefreshRefused("Token is invalid")
-        if device.is_revoked or not device.user.is_active:
+        if not device.is_live:
             raise RefreshRefused("The device of this token is revoked")
         blacklisted, created = BlacklistedToken.objects.get_or_create(token=outstanding)
         if not created:
@@ -157,14 +166,14 @@ def revoke_devices(*, devices, reason: Device.RevokeReason, by: AbstractBaseUser
     """Revoke devices: mark them, blacklist their refresh tokens, close their live sockets after commit."""
     with transaction.atomic():
         # Plain rows only: a caller's queryset (the admin's) may carry joins and an ordering.
-        live = devices.active().select_related(None).order_by()
-        targets = list(Device.objects.filter(pk__in=live.values("pk")).select_for_update().values_list("pk", "user_id"))
+        unrevoked = devices.unrevoked().select_related(None).order_by()
+        targets = list(Device.objects.filter(pk__in=unrevoked.values("pk")).select_for_update().values_list("pk", "user_id"))
         if not targets:
             return 0
         device_ids = [pk for pk, _ in targets]
         Device.objects.filter(pk__in=device_ids).update(revoked_at=timezone.now(), revoked_by=by, revoke_reason=reason)
         _blacklist_refresh_tokens(device_ids=set(device_ids), user_ids={user_id for _, user_id in targets})
-        publish_device_revoked(device_ids=device_ids)
+        close_device_sockets(device_ids=device_ids)
     logger.info("revoked devices %s (%s)", device_ids, reason)
     return len(device_ids)
 

@@ -1,15 +1,19 @@
 """Revoke devices when a user's password changes or the user is deactivated, whatever path did it;
-close the live sockets of a device that is deleted (with its user, say)."""
+close the live sockets of a device that is deleted (with its user, say). Also the signal accounts sends."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save, pre_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from accounts.models import Device
-from dedwen.realtime.publish import publish_device_revoked
+from realtime.publish import close_device_sockets
+
+# Sent by `manage.py seed_demo` once the demo users exist (`users`: username -> user), so that the
+# apps built on accounts can seed their own demo data without accounts knowing them.
+demo_users_seeded = Signal()
 
 User = get_user_model()
 _WATCHED = {"password", "is_active"}
@@ -50,7 +54,7 @@ def revoke_on_credentials_change(sender, instance, created=False, raw=False, **k
 def close_deleted_device(sender, instance, **kwargs) -> None:
     """Close a deleted live device's sockets, as a revocation would."""
     if instance.revoked_at is None:
-        publish_device_revoked(device_ids=[instance.pk])
+        close_device_sockets(device_ids=[instance.pk])
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.record_login_device")

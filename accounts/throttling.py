@@ -14,9 +14,11 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.db.models import QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+
+from realtime.errors import json_error
 
 LOCKOUT_MESSAGE = "Too many failed logins. Try again later."
 PER_IP = "ip_address"  # the one entry of AXES_LOCKOUT_PARAMETERS that has the higher, per-IP budget
@@ -90,7 +92,7 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     if credentials is not None and getattr(request, "axes_credentials", None) is None:
         request.axes_credentials = credentials
     if request.path.startswith("/api/"):
-        response = JsonResponse({"error": {"code": "throttled", "message": LOCKOUT_MESSAGE}}, status=429)
+        response = json_error("throttled", LOCKOUT_MESSAGE, 429)
     else:
         from accounts.forms import LoginForm
 

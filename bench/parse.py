@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dedwen import strictjson
 from dedwen.logging import redact
+from realtime import strictjson
 
 GOAL = 2.0
 

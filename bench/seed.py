@@ -42,11 +42,11 @@ def main(world_path: str, out_path: str) -> None:
     users = dict(User.objects.filter(username__in=names).values_list("username", "pk"))
     user_ids = [users[n] for n in names]
 
-    devices = {d.user_id: d for d in Device.objects.active().filter(user_id__in=user_ids, client_id="bench")}
+    devices = {d.user_id: d for d in Device.objects.live().filter(user_id__in=user_ids, client_id="bench")}
     Device.objects.bulk_create(
         [Device(user_id=uid, client_id="bench", user_agent="bench") for uid in user_ids if uid not in devices], batch_size=2000
     )
-    devices = {d.user_id: d for d in Device.objects.active().filter(user_id__in=user_ids, client_id="bench")}
+    devices = {d.user_id: d for d in Device.objects.live().filter(user_id__in=user_ids, client_id="bench")}
     tokens = [str(mint_access_token(devices[uid])) for uid in user_ids]
 
     conversations: dict[int, int] = {}

@@ -8,16 +8,15 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dedwen.settings")
 django_asgi_app = get_asgi_application()
 
-from dedwen.realtime.routing import websocket_application  # noqa: E402  (needs the apps loaded)
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from realtime import routing  # noqa: E402  (needs the apps loaded)
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+application = routing.application(http=django_asgi_app)
 
 if "daphne.cli" in sys.modules:
     # Served by the `daphne` command: have it run dedwen's server subclass, which applies the
     # WebSocket size limit, close codes instead of drops, the slow-reader bound (4409) and readable
-    # answers to over-long requests (dedwen/realtime/server.py). Imported only here: importing
+    # answers to over-long requests (realtime/server.py). Imported only here: importing
     # daphne.server installs Twisted's reactor, which no other process should get as a side effect.
-    from dedwen.realtime.server import install  # noqa: E402
+    from realtime.server import install  # noqa: E402
 
     install()

@@ -9,7 +9,15 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from dedwen.env import env_bool, env_drf_rate, env_float, env_int, env_list, env_rate, env_str
+from dedwen.env import (
+    env_bool,
+    env_drf_rate,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DEDWEN_VAR_DIR", str(BASE_DIR / "var")))
@@ -57,13 +65,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "axes",
     "channels",
+    "realtime",
     "accounts",
     "messaging",
     "presence",
 ]
 
 MIDDLEWARE = [
-    "dedwen.middleware.JSONErrorMiddleware",  # outermost: sees every error answer the others make
+    "realtime.middleware.JSONErrorMiddleware",  # outermost: sees every error answer the others make
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,7 +82,7 @@ MIDDLEWARE = [
     "accounts.middleware.DeviceSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "dedwen.middleware.ServiceUnavailableMiddleware",
+    "realtime.middleware.ServiceUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -90,7 +99,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dedwen.context_processors.protocol",
+                "realtime.context_processors.protocol",
             ],
         },
     },
@@ -133,7 +142,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 DEDWEN_REDIS_PREFIX = env_str("DEDWEN_REDIS_PREFIX", "dedwen")  # keys and channels of this deployment
 if REDIS_URL is None:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "dedwen.realtime.layers.InProcessChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer"}}
 else:
     CHANNEL_LAYERS = {
         "default": {
@@ -141,7 +150,7 @@ else:
             # redis-py's BlockingConnectionPool: a burst waits up to `timeout` for a connection
             # instead of raising at max_connections. Socket timeouts are explicit; none of them is a
             # blocking-pop timeout (pub/sub has none). An unreachable Redis fails fast (4503).
-            "BACKEND": "dedwen.realtime.layers.RedisPubSubChannelLayer",
+            "BACKEND": "realtime.layers.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
@@ -174,6 +183,8 @@ else:
     }
 
 # --- Real-time --------------------------------------------------------------------------------
+# Who a socket's token speaks for: the kernel asks this object (realtime/auth.py).
+DEDWEN_SOCKET_AUTHENTICATOR = "accounts.sockets.authenticator"
 DEDWEN_WS_AUTH_TIMEOUT = env_float("DEDWEN_WS_AUTH_TIMEOUT", 10.0, minimum=0.05)
 DEDWEN_WS_MAX_FRAME = env_int("DEDWEN_WS_MAX_FRAME", 65536, minimum=1024)
 DEDWEN_WS_RATE = env_rate("DEDWEN_WS_RATE", "60/30")
@@ -263,10 +274,10 @@ REST_FRAMEWORK = {
         "accounts.authentication.DeviceSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["dedwen.api.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["realtime.rest.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "dedwen.api.exception_handler",
+    "EXCEPTION_HANDLER": "realtime.rest.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

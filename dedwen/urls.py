@@ -5,8 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 # Django's refusals of a request (too many fields or files, a bad Host, ...) answer JSON on every path;
-# every other error answer on /api/ is made JSON by dedwen.middleware.JSONErrorMiddleware.
-handler400 = "dedwen.api.bad_request"
+# every other error answer on /api/ is made JSON by realtime.middleware.JSONErrorMiddleware.
+handler400 = "realtime.rest.bad_request"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

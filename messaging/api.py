@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from messaging import selectors, services
 from messaging.pagination import conversations_pagination, notifications_pagination
-from messaging.throttling import UserWriteThrottle
 from messaging.serializers import (
     ConversationCreateSerializer,
     ConversationSerializer,
@@ -22,30 +21,14 @@ from messaging.serializers import (
     NotificationsReadSerializer,
     ReadMarkerSerializer,
 )
+from messaging.throttling import UserWriteThrottle
+from realtime.fields import validated
 
 NOT_FOUND = OpenApiResponse(description="no such conversation among the user's")
 INVALID = OpenApiResponse(description="invalid input (JSON error)")
 NEXT_PAGE = OpenApiParameter(
     "Link", str, location=OpenApiParameter.HEADER, response=True, description='`<url>; rel="next"` while more pages follow'
 )
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def _conversation(request, conversation_id: int):
-    try:
-        return selectors.access_conversation(user=request.user, conversation_id=conversation_id)
-    except selectors.ConversationNotFound:
-        raise exceptions.NotFound("No such conversation.") from None
-
-
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class ConversationsView(APIView):
@@ -60,7 +43,7 @@ class ConversationsView(APIView):
         description="One page, newest activity first; the next page's URL is in the `Link` header.",
     )
     def get(self, request):
-        query = _valid(ListPageSerializer, request.query_params)
+        query = validated(ListPageSerializer, request.query_params)
         paginator = conversations_pagination(page_size=query["limit"])
         memberships = paginator.paginate_queryset(selectors.user_conversations(user=request.user), request, view=self)
         return paginator.page_response(ConversationSerializer(memberships, many=True).data)
@@ -71,13 +54,8 @@ class ConversationsView(APIView):
         description="One other participant and no title opens (or returns, 200) the direct conversation of the pair.",
     )
     def post(self, request):
-        form = _valid(ConversationCreateSerializer, request.data)
-        try:
-            opened = services.create_conversation(
-                creator=request.user, participant_ids=form["participants"], title=form["title"]
-            )
-        except services.InvalidParticipants as exc:
-            raise exceptions.ValidationError({"participants": [str(exc)]}) from None
+        form = validated(ConversationCreateSerializer, request.data)
+        opened = services.create_conversation(creator=request.user, participant_ids=form["participants"], title=form["title"])
         membership = selectors.user_conversation(user=request.user, conversation_id=opened.conversation.pk)
         answer = status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK
         return Response(ConversationSerializer(membership).data, status=answer)
@@ -95,8 +73,8 @@ class MessagesView(APIView):
         description="Ascending by id. `after`: the oldest `limit` messages above it; otherwise the newest below `before`.",
     )
     def get(self, request, conversation_id: int):
-        page = _valid(MessagePageSerializer, request.query_params)
-        conversation = _conversation(request, conversation_id)
+        page = validated(MessagePageSerializer, request.query_params)
+        conversation = selectors.access_conversation(user=request.user, conversation_id=conversation_id)
         messages = selectors.conversation_messages(conversation=conversation, **page)
         return Response(MessageSerializer(messages, many=True).data)
 
@@ -106,14 +84,9 @@ class MessagesView(APIView):
         description="Idempotent on `client_id`: sending it again answers the first message with 200.",
     )
     def post(self, request, conversation_id: int):
-        conversation = _conversation(request, conversation_id)
-        form = _valid(MessageBodySerializer, request.data)
-        try:
-            sent = services.send_message(
-                sender=request.user, conversation=conversation, body=form["body"], client_id=form["client_id"]
-            )
-        except services.ClientIdReused as exc:
-            raise Conflict(str(exc)) from None
+        conversation = selectors.access_conversation(user=request.user, conversation_id=conversation_id)
+        form = validated(MessageBodySerializer, request.data)
+        sent = services.send_message(sender=request.user, conversation=conversation, body=form["body"], client_id=form["client_id"])
         answer = status.HTTP_201_CREATED if sent.created else status.HTTP_200_OK
         return Response(MessageSerializer(sent.message).data, status=answer)
 
@@ -123,12 +96,9 @@ class ReadMarkerView(APIView):
 
     @extend_schema(request=ReadMarkerSerializer, responses={204: None, 400: INVALID, 404: NOT_FOUND})
     def post(self, request, conversation_id: int):
-        conversation = _conversation(request, conversation_id)
-        form = _valid(ReadMarkerSerializer, request.data)
-        try:
-            message = selectors.conversation_message(conversation=conversation, message_id=form["message_id"])
-        except selectors.MessageNotFound:
-            raise exceptions.NotFound("No such message in this conversation.") from None
+        conversation = selectors.access_conversation(user=request.user, conversation_id=conversation_id)
+        form = validated(ReadMarkerSerializer, request.data)
+        message = selectors.conversation_message(conversation=conversation, message_id=form["message_id"])
         services.mark_read(user=request.user, conversation=conversation, message=message)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -141,11 +111,8 @@ class LeaveView(APIView):
         responses={204: None, 404: NOT_FOUND, 409: OpenApiResponse(description="a direct conversation (JSON error)")},
     )
     def post(self, request, conversation_id: int):
-        conversation = _conversation(request, conversation_id)
-        try:
-            services.leave_conversation(user=request.user, conversation=conversation)
-        except services.CannotLeave as exc:
-            raise Conflict(str(exc)) from None
+        conversation = selectors.access_conversation(user=request.user, conversation_id=conversation_id)
+        services.leave_conversation(user=request.user, conversation=conversation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -158,7 +125,7 @@ class NotificationsView(APIView):
         description="One page, newest first; `unread_count` counts all of them; the next page's URL is in the `Link` header.",
     )
     def get(self, request):
-        query = _valid(NotificationsQuerySerializer, request.query_params)
+        query = validated(NotificationsQuerySerializer, request.query_params)
         paginator = notifications_pagination(page_size=query["limit"])
         notifications = paginator.paginate_queryset(
             selectors.user_notifications(user=request.user, unread_only=query["unread"]), request, view=self
@@ -174,6 +141,6 @@ class NotificationsReadView(APIView):
 
     @extend_schema(request=NotificationsReadSerializer, responses={204: None, 400: INVALID})
     def post(self, request):
-        form = _valid(NotificationsReadSerializer, request.data)
+        form = validated(NotificationsReadSerializer, request.data)
         services.mark_notifications_read(user=request.user, ids=None if form.get("all") else form["ids"])
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,9 +1,11 @@
-"""Demo conversations for `manage.py seed_demo`; safe to run again."""
+"""Demo conversations for the demo users of `manage.py seed_demo`; safe to run again."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.dispatch import receiver
 
+from accounts.signals import demo_users_seeded
 from messaging import services
 from messaging.models import Conversation
 
@@ -19,7 +21,8 @@ GROUP_MESSAGES = [
 ]
 
 
-def seed_conversations(*, users: dict[str, AbstractBaseUser]) -> list[Conversation]:
+@receiver(demo_users_seeded, dispatch_uid="messaging.seed_conversations")
+def seed_conversations(sender=None, *, users: dict[str, AbstractBaseUser], **kwargs) -> list[Conversation]:
     """Open a direct conversation of alice and bob and a group of all three, with a few messages each."""
     alice, bob, carol = users["alice"], users["bob"], users["carol"]
     direct = services.create_conversation(creator=alice, participant_ids=[bob.pk]).conversation

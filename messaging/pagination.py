@@ -14,7 +14,7 @@ from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from messaging.selectors import MAX_ID
+from realtime.fields import MAX_ID
 
 LIST_PAGE_MAX = 100  # the most items one page of a list holds (docs/protocol.md)
 LIST_PAGE_DEFAULT = 50

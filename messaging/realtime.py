@@ -1,20 +1,16 @@
-"""Frame handlers for messaging: message.send, message.read, typing and sync (merged into the consumer's dispatch)."""
+"""Frame handlers for messaging: message.send, message.read, typing and sync (registered with the kernel)."""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
-from rest_framework import serializers
 
-from dedwen.realtime import db
-from dedwen.realtime.context import FrameHandler, SocketContext
-from dedwen.realtime.protocol import ClientFrame, ErrorCode, FrameError, ServerFrame
 from messaging import selectors, services
+from messaging.protocol import MessagingClientFrame, MessagingServerFrame
 from messaging.serializers import (
     MessageReadFrameSerializer,
     MessageSendFrameSerializer,
@@ -22,6 +18,11 @@ from messaging.serializers import (
     SyncFrameSerializer,
     TypingFrameSerializer,
 )
+from realtime import db
+from realtime.context import SocketContext
+from realtime.fields import validated
+from realtime.protocol import ServerFrame
+from realtime.registry import SocketApp
 
 PARTICIPANTS_TTL = 5.0  # seconds a conversation's participant list is trusted for `typing` (docs/protocol.md)
 PARTICIPANTS_CACHED = 10_000  # conversations whose participants a process keeps at most
@@ -71,27 +72,6 @@ class ParticipantCache:
 participants = ParticipantCache(ttl=PARTICIPANTS_TTL, size=PARTICIPANTS_CACHED)
 
 
-def _user(ctx: SocketContext):
-    """Return a reference to the socket's user (its id and name; no query): building a model instance per frame cost a fifth of the relay's CPU."""
-    return ctx.user
-
-
-@functools.cache
-def _validator(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
-    """Return one reusable instance of a frame serializer: building its fields costs more than validating."""
-    return serializer_class()
-
-
-def _valid(serializer_class: type[serializers.Serializer], data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate frame data with the same serializer REST uses (as is_valid does); refuse it with an `invalid` error."""
-    try:
-        return _validator(serializer_class).run_validation(data)
-    except serializers.ValidationError as exc:
-        field, problems = next(iter(exc.detail.items()))
-        problem = problems[0] if isinstance(problems, list) and problems else problems
-        raise FrameError(ErrorCode.INVALID, f"{field}: {problem}") from None
-
-
 def _send(*, sender, conversation_id: int, body: str, client_id: str) -> services.Sent:
     """Check access and store the message (one trip to the database thread)."""
     conversation = selectors.access_conversation(user=sender, conversation_id=conversation_id)
@@ -100,15 +80,10 @@ def _send(*, sender, conversation_id: int, body: str, client_id: str) -> service
 
 async def message_send(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
     """Store a message and acknowledge it; every participant's sockets get `message.new`."""
-    form = _valid(MessageSendFrameSerializer, data)
-    try:
-        sent = await db.call(
-            _send, sender=_user(ctx), conversation_id=form["conversation_id"], body=form["body"], client_id=form["client_id"]
-        )
-    except selectors.ConversationNotFound:
-        raise FrameError(ErrorCode.NOT_FOUND, "No such conversation.") from None
-    except services.ClientIdReused as exc:
-        raise FrameError(ErrorCode.INVALID, str(exc)) from None
+    form = validated(MessageSendFrameSerializer, data)
+    sent = await db.call(
+        _send, sender=ctx.user, conversation_id=form["conversation_id"], body=form["body"], client_id=form["client_id"]
+    )
     await ctx.send_frame(ServerFrame.ACK, {"message": sent.data}, ref)
 
 
@@ -121,13 +96,8 @@ def _read(*, user, conversation_id: int, message_id: int) -> None:
 
 async def message_read(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
     """Move the read marker; the other participants get `message.read`."""
-    form = _valid(MessageReadFrameSerializer, data)
-    try:
-        await db.call(_read, user=_user(ctx), conversation_id=form["conversation_id"], message_id=form["message_id"])
-    except selectors.ConversationNotFound:
-        raise FrameError(ErrorCode.NOT_FOUND, "No such conversation.") from None
-    except selectors.MessageNotFound:
-        raise FrameError(ErrorCode.NOT_FOUND, "No such message in this conversation.") from None
+    form = validated(MessageReadFrameSerializer, data)
+    await db.call(_read, user=ctx.user, conversation_id=form["conversation_id"], message_id=form["message_id"])
     if ref is not None:
         await ctx.send_frame(ServerFrame.ACK, {"conversation_id": form["conversation_id"], "message_id": form["message_id"]}, ref)
 
@@ -137,38 +107,40 @@ async def _participants(ctx: SocketContext, conversation_id: int) -> tuple[int, 
     cached = participants.get(conversation_id)
     if cached is not None and ctx.user_id in cached:
         return cached
-    try:
-        found = await db.call(selectors.conversation_participant_ids, user=_user(ctx), conversation_id=conversation_id)
-    except selectors.ConversationNotFound:
-        raise FrameError(ErrorCode.NOT_FOUND, "No such conversation.") from None
+    found = await db.call(selectors.conversation_participant_ids, user=ctx.user, conversation_id=conversation_id)
     return participants.put(conversation_id, found)
 
 
 async def typing(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
     """Tell the other participants that the user is typing (no database trip while the participants are cached)."""
-    conversation_id = _valid(TypingFrameSerializer, data)["conversation_id"]
+    conversation_id = validated(TypingFrameSerializer, data)["conversation_id"]
     participant_ids = await _participants(ctx, conversation_id)
-    services.typing(user=_user(ctx), conversation_id=conversation_id, participant_ids=participant_ids)
+    services.typing(user=ctx.user, conversation_id=conversation_id, participant_ids=participant_ids)
     if ref is not None:
         await ctx.send_frame(ServerFrame.ACK, {"conversation_id": conversation_id}, ref)
 
 
 async def sync(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
     """Replay up to DEDWEN_SYNC_BATCH later messages as `message.new`, in id order, then `sync.done` saying whether more remain."""
-    last_id = _valid(SyncFrameSerializer, data)["after"]
+    last_id = validated(SyncFrameSerializer, data)["after"]
     batch_size = settings.DEDWEN_SYNC_BATCH
     # One more than a page tells whether another page follows, without a second query.
-    found = await db.call(selectors.messages_after, user=_user(ctx), after=last_id, limit=batch_size + 1)
+    found = await db.call(selectors.messages_after, user=ctx.user, after=last_id, limit=batch_size + 1)
     for message in found[:batch_size]:
         frame = {"conversation_id": message.conversation_id, "message": MessageSerializer(message).data}
-        await ctx.send_frame(ServerFrame.MESSAGE_NEW, frame, None)
+        await ctx.send_frame(MessagingServerFrame.MESSAGE_NEW, frame, None)
         last_id = message.pk
-    await ctx.send_frame(ServerFrame.SYNC_DONE, {"last_id": last_id, "more": len(found) > batch_size}, ref)
+    await ctx.send_frame(MessagingServerFrame.SYNC_DONE, {"last_id": last_id, "more": len(found) > batch_size}, ref)
 
 
-HANDLERS: dict[ClientFrame, FrameHandler] = {
-    ClientFrame.MESSAGE_SEND: message_send,
-    ClientFrame.MESSAGE_READ: message_read,
-    ClientFrame.TYPING: typing,
-    ClientFrame.SYNC: sync,
-}
+SOCKET_APP = SocketApp(
+    name="messaging",
+    client_frames=MessagingClientFrame,
+    server_frames=MessagingServerFrame,
+    handlers={
+        MessagingClientFrame.MESSAGE_SEND: message_send,
+        MessagingClientFrame.MESSAGE_READ: message_read,
+        MessagingClientFrame.TYPING: typing,
+        MessagingClientFrame.SYNC: sync,
+    },
+)

@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, IntegerField, Max, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from messaging.models import Conversation, Membership, Message, Notification
+from realtime.errors import NotFound
+from realtime.fields import is_id
+from realtime.rawsql import RawRead
 
-MAX_ID = 2**63 - 1  # the largest id a database row can have
 
-
-class ConversationNotFound(Exception):
+class ConversationNotFound(NotFound):
     """The conversation does not exist, or the user does not take part in it (the two look alike)."""
 
+    message = "No such conversation."
 
-class MessageNotFound(Exception):
+
+class MessageNotFound(NotFound):
     """The message does not exist in that conversation."""
+
+    message = "No such message in this conversation."
 
 
 def active_memberships() -> QuerySet[Membership]:
@@ -24,27 +43,52 @@ def active_memberships() -> QuerySet[Membership]:
     return Membership.objects.filter(left_at__isnull=True)
 
 
+def contact_pairs_sql(connection: BaseDatabaseWrapper) -> str:
+    """Return a SELECT of `(user_id, contact_id)`: each pair of users who share a conversation neither has left.
+
+    The one statement of who may see whom (presence's circle and watchers, `contact_ids`). A user is
+    never their own contact; a pair met in two conversations comes twice. Other apps use it as a
+    subquery filtered on `user_id`, which the database pushes down to the (user, left_at) index:
+    `SELECT ... FROM (<this>) c WHERE c.user_id = %s`.
+    """
+    return _contact_pairs_sql(connection.alias)
+
+
+@functools.cache
+def _contact_pairs_sql(alias: str) -> str:  # built once per database: building it costs more than running it
+    quote = connections[alias].ops.quote_name
+    membership = quote(Membership._meta.db_table)
+    conversation, user, left_at = (
+        quote(Membership._meta.get_field(name).column) for name in ("conversation", "user", "left_at")
+    )
+    return (
+        f"SELECT mine.{user} AS user_id, theirs.{user} AS contact_id"
+        f" FROM {membership} mine JOIN {membership} theirs ON theirs.{conversation} = mine.{conversation}"
+        f" WHERE mine.{left_at} IS NULL AND theirs.{left_at} IS NULL AND theirs.{user} <> mine.{user}"
+    )
+
+
+_contacts = RawRead(
+    sql=lambda connection: f"SELECT DISTINCT contact_id FROM ({contact_pairs_sql(connection)}) c WHERE user_id = %s",
+    fields=[None],
+    model=Membership,
+)
+
+
 def contact_ids(*, user_id: int) -> set[int]:
     """Return the ids of the users who share a conversation with the user (not the user)."""
-    conversations = active_memberships().filter(user_id=user_id).values("conversation_id")
-    return set(
-        active_memberships()
-        .filter(conversation_id__in=conversations)
-        .exclude(user_id=user_id)
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
+    return {contact_id for (contact_id,) in _contacts.rows([user_id])}
 
 
 def access_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Conversation:
     """Return the conversation when the user takes part in it; raise ConversationNotFound otherwise."""
-    if not 0 < conversation_id <= MAX_ID:
-        raise ConversationNotFound(conversation_id)
+    if not is_id(conversation_id):
+        raise ConversationNotFound()
     conversation = Conversation.objects.filter(
         pk=conversation_id, memberships__user_id=user.pk, memberships__left_at__isnull=True
     ).first()
     if conversation is None:
-        raise ConversationNotFound(conversation_id)
+        raise ConversationNotFound()
     return conversation
 
 
@@ -55,23 +99,23 @@ def participant_ids(*, conversation: Conversation) -> list[int]:
 
 def conversation_participant_ids(*, user: AbstractBaseUser, conversation_id: int) -> list[int]:
     """Return the current participants of a conversation the user takes part in; raise ConversationNotFound otherwise."""
-    if not 0 < conversation_id <= MAX_ID:
-        raise ConversationNotFound(conversation_id)
+    if not is_id(conversation_id):
+        raise ConversationNotFound()
     found = list(
         active_memberships().filter(conversation_id=conversation_id).order_by("id").values_list("user_id", flat=True)
     )
     if user.pk not in found:
-        raise ConversationNotFound(conversation_id)
+        raise ConversationNotFound()
     return found
 
 
 def conversation_message(*, conversation: Conversation, message_id: int) -> Message:
     """Return a message of the conversation; raise MessageNotFound when it is not there."""
-    if not 0 < message_id <= MAX_ID:
-        raise MessageNotFound(message_id)
+    if not is_id(message_id):
+        raise MessageNotFound()
     message = Message.objects.filter(conversation=conversation, pk=message_id).first()
     if message is None:
-        raise MessageNotFound(message_id)
+        raise MessageNotFound()
     return message
 
 
@@ -117,7 +161,7 @@ def user_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Member
     """Return one of the user's memberships loaded like user_conversations; raise ConversationNotFound."""
     found = user_conversations(user=user, conversation_id=conversation_id).first()
     if found is None:
-        raise ConversationNotFound(conversation_id)
+        raise ConversationNotFound()
     return found
 
 

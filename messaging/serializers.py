@@ -8,53 +8,17 @@ from rest_framework import serializers
 
 from messaging.models import Message, Notification
 from messaging.pagination import LIST_PAGE_DEFAULT, LIST_PAGE_MAX
-from messaging.selectors import MAX_ID
+from realtime.fields import (
+    MAX_ID,
+    IdField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+)
 
 MAX_PARTICIPANTS = 100
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
-
-
-# Strict JSON types: DRF would otherwise take "12" or 12.0 for an integer and 12 for a string.
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer (not a string, float or boolean) that fits a database id."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string, never a number coerced into one."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """A JSON true or false."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-
-class IdField(StrictIntegerField):
-    """A positive database id, as a JSON integer."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        super().__init__(**kwargs)
 
 
 # Input ------------------------------------------------------------------------------------------

@@ -16,28 +16,27 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from dedwen.realtime.protocol import ServerFrame
-from dedwen.realtime.publish import publish_frame, publish_frame_now
 from messaging import selectors
 from messaging.models import Conversation, Membership, Message, Notification
+from messaging.protocol import MessagingServerFrame
 from messaging.serializers import MessageSerializer, notification_frame_data
+from realtime.errors import Conflict, JsonableError
+from realtime.publish import publish
 
 NOTIFICATION_PREVIEW_LENGTH = 140
 
 
-class MessagingError(Exception):
-    """A change the rules refuse; its message says why."""
-
-
-class InvalidParticipants(MessagingError):
+class InvalidParticipants(JsonableError):
     """The participants of a new conversation are missing or unknown."""
 
 
-class ClientIdReused(MessagingError):
+class ClientIdReused(Conflict):
     """The client_id already names a message of this sender in another conversation."""
 
+    message = "This client_id already names a message in another conversation."
 
-class CannotLeave(MessagingError):
+
+class CannotLeave(Conflict):
     """Direct conversations cannot be left."""
 
 
@@ -76,11 +75,11 @@ def create_conversation(*, creator: AbstractBaseUser, participant_ids: Iterable[
     """
     others = set(participant_ids) - {creator.pk}
     if not others:
-        raise InvalidParticipants("Name at least one other participant.")
+        raise InvalidParticipants("Name at least one other participant.", field="participants")
     found = set(get_user_model().objects.filter(pk__in=others, is_active=True).values_list("pk", flat=True))
     if found != others:
         missing = ", ".join(str(pk) for pk in sorted(others - found))
-        raise InvalidParticipants(f"Unknown users: {missing}.")
+        raise InvalidParticipants(f"Unknown users: {missing}.", field="participants")
     if len(others) == 1 and not title:
         return _open_direct(creator=creator, other_id=others.pop())
     with transaction.atomic():
@@ -135,7 +134,9 @@ def leave_conversation(*, user: AbstractBaseUser, conversation: Conversation) ->
         .update(left_at=timezone.now())
     )
     if left:
-        from messaging.realtime import participants  # here: messaging.realtime imports this module
+        from messaging.realtime import (
+            participants,  # here: messaging.realtime imports this module
+        )
 
         transaction.on_commit(lambda: participants.forget(conversation.pk))
     return left == 1
@@ -156,9 +157,9 @@ def send_message(*, sender: AbstractBaseUser, conversation: Conversation, body: 
             _record_activity(conversation=conversation, message=message)
             recipients = selectors.participant_ids(conversation=conversation)
             data = _message_data(message)
-            publish_frame(
+            publish(
                 user_ids=recipients,
-                frame_type=ServerFrame.MESSAGE_NEW,
+                frame_type=MessagingServerFrame.MESSAGE_NEW,
                 data={"conversation_id": conversation.pk, "message": data},
             )
             notify_users(
@@ -178,7 +179,7 @@ def send_message(*, sender: AbstractBaseUser, conversation: Conversation, body: 
 def _sent_before(*, sender: AbstractBaseUser, client_id: str, conversation: Conversation) -> Message | None:
     earlier = Message.objects.select_related("sender").filter(sender_id=sender.pk, client_id=client_id).first()
     if earlier is not None and earlier.conversation_id != conversation.pk:
-        raise ClientIdReused("This client_id already names a message in another conversation.")
+        raise ClientIdReused()
     return earlier
 
 
@@ -205,9 +206,9 @@ def mark_read(*, user: AbstractBaseUser, conversation: Conversation, message: Me
         conversation=conversation, user_id=user.pk, left_at__isnull=True, last_read_id__lt=message.pk
     ).update(last_read_id=message.pk)
     if moved:
-        publish_frame(
+        publish(
             user_ids=_others(conversation=conversation, user=user),
-            frame_type=ServerFrame.MESSAGE_READ,
+            frame_type=MessagingServerFrame.MESSAGE_READ,
             data={"conversation_id": conversation.pk, "user_id": user.pk, "message_id": message.pk},
         )
     return bool(moved)
@@ -218,20 +219,16 @@ def typing(*, user: AbstractBaseUser, conversation_id: int, participant_ids: Ite
 
     Nothing is stored and the database is not read, so this may run on the event loop.
     """
-    publish_frame_now(
+    publish(
         user_ids=[user_id for user_id in participant_ids if user_id != user.pk],
-        frame_type=ServerFrame.TYPING,
+        frame_type=MessagingServerFrame.TYPING,
         data={"conversation_id": conversation_id, "user_id": user.pk},
+        at_commit=False,
     )
 
 
 def _others(*, conversation: Conversation, user: AbstractBaseUser) -> list[int]:
     return [user_id for user_id in selectors.participant_ids(conversation=conversation) if user_id != user.pk]
-
-
-def notify(*, user: AbstractBaseUser, kind: str, text: str, data: dict[str, Any] | None = None) -> Notification:
-    """Store a notification for the user and push it, with their live unread count."""
-    return notify_users(user_ids=[user.pk], kind=kind, text=text, data=data)[0]
 
 
 def notify_users(*, user_ids: list[int], kind: str, text: str, data: dict[str, Any] | None = None) -> list[Notification]:
@@ -244,9 +241,9 @@ def notify_users(*, user_ids: list[int], kind: str, text: str, data: dict[str, A
         )
         counts = selectors.unread_notification_counts(user_ids=list(user_ids))
         for notification in notifications:
-            publish_frame(
+            publish(
                 user_ids=[notification.user_id],
-                frame_type=ServerFrame.NOTIFICATION,
+                frame_type=MessagingServerFrame.NOTIFICATION,
                 data=notification_frame_data(notification, unread_count=counts[notification.user_id]),
             )
     return notifications

@@ -24,8 +24,8 @@ def conversation_view(request, conversation_id: int):
     """Show one conversation of the user: its newest messages (older ones on demand), live ones and the send box."""
     try:
         membership = selectors.user_conversation(user=request.user, conversation_id=conversation_id)
-    except selectors.ConversationNotFound:
-        raise Http404("No such conversation.") from None
+    except selectors.ConversationNotFound as exc:
+        raise Http404(exc.message) from None
     conversation = membership.conversation
     messages = selectors.conversation_messages(conversation=conversation, limit=HISTORY_WINDOW)
     others = [

@@ -1,13 +1,14 @@
-"""Presence hooks the consumer calls around an authenticated socket's life."""
+"""Presence's hooks around an authenticated socket's life (registered with the kernel)."""
 
 from __future__ import annotations
 
-from dedwen.realtime import db
-from dedwen.realtime.context import SocketContext
-from dedwen.realtime.protocol import ServerFrame
 from presence import runtime
+from presence.protocol import PresenceServerFrame
 from presence.selectors import Circle, asnapshot, circle_of
 from presence.stores import Transitions
+from realtime import db
+from realtime.context import SocketContext
+from realtime.registry import SocketApp
 
 
 async def socket_opened(ctx: SocketContext) -> None:
@@ -22,7 +23,7 @@ async def socket_opened(ctx: SocketContext) -> None:
     try:
         circle = await db.call(circle_of, user_id=ctx.user_id)
         users = await asnapshot(store=store, circle=circle)
-        await ctx.send_frame(ServerFrame.PRESENCE_SNAPSHOT, {"users": users}, None)
+        await ctx.send_frame(PresenceServerFrame.PRESENCE_SNAPSHOT, {"users": users}, None)
     finally:
         if came_online:
             await runtime.publish_transitions(store, Transitions(online={ctx.user_id}), circle=circle)
@@ -33,3 +34,8 @@ async def socket_closed(ctx: SocketContext) -> None:
     store = runtime.running_store()
     if await store.close(user_id=ctx.user_id, socket_id=ctx.channel_name):
         await runtime.publish_transitions(store, Transitions(offline={ctx.user_id}))
+
+
+SOCKET_APP = SocketApp(
+    name="presence", server_frames=PresenceServerFrame, on_open=socket_opened, on_close=socket_closed
+)

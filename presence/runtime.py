@@ -15,12 +15,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from dedwen.realtime import db
-from dedwen.realtime.protocol import EVENT_FRAME, ServerFrame, user_group
-from dedwen.realtime.publish import agroup_send_all, encode_frame
 from presence import services
+from presence.protocol import PresenceServerFrame
 from presence.selectors import Circle, Status, circle_of, presence_entry
 from presence.stores import PresenceStore, Transitions, get_store
+from realtime import db, publish
 
 logger = logging.getLogger("dedwen.presence")
 
@@ -126,10 +125,12 @@ async def _announce(*, user_id: int, status: Status, circle: Circle | None = Non
 
 
 async def _send(*, user_id: int, status: Status, last_seen: datetime | None, watcher_ids: Iterable[int]) -> None:
-    """Send one `presence` frame, serialized once, to each watcher's user group, from the event loop."""
-    text = encode_frame(ServerFrame.PRESENCE, presence_entry(user_id=user_id, status=status, last_seen=last_seen))
-    groups = [user_group(watcher_id) for watcher_id in sorted(watcher_ids)]
-    await agroup_send_all(groups, {"type": EVENT_FRAME, "text": text})
+    """Send one `presence` frame, serialized once, to every watcher, from the event loop."""
+    await publish.apublish(
+        user_ids=sorted(watcher_ids),
+        frame_type=PresenceServerFrame.PRESENCE,
+        data=presence_entry(user_id=user_id, status=status, last_seen=last_seen),
+    )
 
 
 async def shutdown() -> None:

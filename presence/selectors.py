@@ -10,12 +10,13 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from rest_framework.fields import DateTimeField
 
-from messaging.models import Membership
-from messaging.selectors import contact_ids
+from messaging.selectors import contact_ids, contact_pairs_sql
 from presence.models import LastSeen
 from presence.stores import PresenceStore
+from realtime.rawsql import RawRead
 
 
 class Status(StrEnum):
@@ -41,38 +42,29 @@ class Circle:
     contacts: dict[int, datetime | None]
 
 
-def circle_of(*, user_id: int) -> Circle:
-    """Return the user's last_seen and their contacts' last_seen, in one query.
-
-    Every socket's authentication runs it, so it is one written-out statement: building the same
-    query with the ORM took about 15 times the CPU of running it (docs/presence.md, "Cost").
-    """
-    at = LastSeen._meta.get_field("at").get_col(LastSeen._meta.db_table)
-    converters = connection.ops.get_db_converters(at) + at.get_db_converters(connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_circle_sql(), {"user_id": user_id})
-        rows = cursor.fetchall()
-    seen = {}
-    for member_id, value in rows:
-        for convert in converters:
-            value = convert(value, at, connection)
-        seen[member_id] = value
-    return Circle(user_id=user_id, last_seen=seen.pop(user_id, None), contacts=seen)
-
-
-def _circle_sql() -> str:
-    """Return the statement of `circle_of`: the members of the user's conversations, and the user, with last_seen."""
-    quote = connection.ops.quote_name
-    membership = quote(Membership._meta.db_table)
-    last_seen = quote(LastSeen._meta.db_table)
+def _circle_sql(connection: BaseDatabaseWrapper) -> str:
+    """Return the statement of `circle_of`: the user's contacts with their last_seen, and the user's own."""
+    last_seen = connection.ops.quote_name(LastSeen._meta.db_table)
     return f"""
-        SELECT m.user_id, s.at FROM {membership} m LEFT JOIN {last_seen} s ON s.user_id = m.user_id
-        WHERE m.left_at IS NULL AND m.conversation_id IN (
-            SELECT conversation_id FROM {membership} WHERE user_id = %(user_id)s AND left_at IS NULL
-        )
+        SELECT c.contact_id, s.at FROM ({contact_pairs_sql(connection)}) c
+        LEFT JOIN {last_seen} s ON s.user_id = c.contact_id WHERE c.user_id = %(user_id)s
         UNION
         SELECT user_id, at FROM {last_seen} WHERE user_id = %(user_id)s
     """
+
+
+_circle = RawRead(sql=_circle_sql, fields=[None, LastSeen._meta.get_field("at")], model=LastSeen)
+
+
+def circle_of(*, user_id: int) -> Circle:
+    """Return the user's last_seen and their contacts' last_seen, in one query.
+
+    Every socket's authentication runs it, so it is one written-out statement (realtime.rawsql):
+    building the same query with the ORM took about 15 times the CPU of running it
+    (docs/presence.md, "Cost").
+    """
+    seen = dict(_circle.rows({"user_id": user_id}))
+    return Circle(user_id=user_id, last_seen=seen.pop(user_id, None), contacts=seen)
 
 
 def contacts_of(*, user_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -84,16 +76,11 @@ def contacts_of(*, user_ids: Iterable[int]) -> dict[int, set[int]]:
     found: dict[int, set[int]] = {user_id: set() for user_id in user_ids}
     if not user_ids:
         return found
-    membership = connection.ops.quote_name(Membership._meta.db_table)
     placeholders = ", ".join(["%s"] * len(user_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            SELECT DISTINCT mine.user_id, theirs.user_id
-            FROM {membership} mine JOIN {membership} theirs ON theirs.conversation_id = mine.conversation_id
-            WHERE mine.user_id IN ({placeholders}) AND mine.left_at IS NULL
-                AND theirs.left_at IS NULL AND theirs.user_id <> mine.user_id
-            """,
+            f"SELECT DISTINCT c.user_id, c.contact_id FROM ({contact_pairs_sql(connection)}) c"
+            f" WHERE c.user_id IN ({placeholders})",
             user_ids,
         )
         for user_id, contact_id in cursor.fetchall():

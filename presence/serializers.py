@@ -5,15 +5,16 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from presence.selectors import Status
+from realtime.fields import MAX_ID
 
-MAX_USERS = 100
+MAX_USERS = 200  # the contract's bound on one presence query
 
 
 class PresenceQuerySerializer(serializers.Serializer):
     """`?user=ID&user=ID`: the users asked about (numeric ids, at most MAX_USERS)."""
 
     user = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1, max_length=MAX_USERS
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=MAX_USERS
     )
 
 

@@ -5,7 +5,7 @@
 
 export const TOKEN_KEY = "dedwen_auth_token";
 
-// The protocol's names come from the server (dedwen/realtime/protocol.py, rendered into the page by
+// The protocol's names come from the server (realtime/protocol.py, rendered into the page by
 // base.html): frame types, close codes and error codes are written down in one place only.
 const PROTOCOL = JSON.parse(document.getElementById("dedwen-protocol").textContent);
 const FRAME = Object.freeze({ ...PROTOCOL.client_frames, ...PROTOCOL.server_frames });

@@ -7,7 +7,7 @@ import re
 from django.test import Client
 
 from accounts.models import Device
-from dedwen.realtime.protocol import EVENT_DEVICE_REVOKED, device_group
+from realtime.protocol import EVENT_DEVICE_REVOKED, device_group
 from tests.support.cast import make_user
 
 DEVICES = "/admin/accounts/device/"

@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Device
 from accounts.services import revoke_device
+from realtime.protocol import EVENT_DEVICE_REVOKED, device_group
 from tests.support.cast import PASSWORD
-from dedwen.realtime.protocol import EVENT_DEVICE_REVOKED, device_group
 
 TOKEN = "/api/auth/token/"
 REFRESH = "/api/auth/token/refresh/"

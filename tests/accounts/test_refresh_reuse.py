@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from accounts.models import Device
-from dedwen.realtime.protocol import EVENT_DEVICE_REVOKED, CloseCode, device_group
+from realtime.protocol import EVENT_DEVICE_REVOKED, CloseCode, device_group
 from tests.support.realtime import socket_client
 
 REFRESH = "/api/auth/token/refresh/"

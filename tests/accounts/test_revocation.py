@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.token_blacklist.models import (
+    BlacklistedToken,
+    OutstandingToken,
+)
 
 from accounts import services
 from accounts.models import Device
-from dedwen.realtime.protocol import EVENT_DEVICE_REVOKED, device_group
+from realtime.protocol import EVENT_DEVICE_REVOKED, device_group
 
 
 def closes(*minted) -> list[tuple[str, dict]]:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from dedwen import strictjson
-from dedwen.realtime.frames import BadFrame, parse_frame
+from realtime import strictjson
+from realtime.frames import BadFrame, parse_frame
 
 NOT_STRICT = {
     "NaN": '{"body": NaN}',

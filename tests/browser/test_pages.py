@@ -9,7 +9,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.models import Device
-from dedwen.realtime.protocol import ClientFrame, CloseCode, names_for_clients
+from messaging.protocol import MessagingClientFrame
+from realtime.protocol import CloseCode
+from realtime.registry import names_for_clients
 from tests.support.cast import PASSWORD
 from tests.support.messaging import direct
 from tests.support.server import REPO
@@ -52,7 +54,7 @@ def test_pages_hand_the_client_the_protocol_names_from_protocol_py(alice):
     names = json.loads(script.group(1))
     assert names == names_for_clients()
     assert names["close_codes"]["FORBIDDEN"] == CloseCode.FORBIDDEN
-    assert names["client_frames"]["MESSAGE_SEND"] == ClientFrame.MESSAGE_SEND
+    assert names["client_frames"]["MESSAGE_SEND"] == MessagingClientFrame.MESSAGE_SEND
     source = REPO.joinpath("static/dedwen/realtime.js").read_text()
     code = "\n".join(line.split("//")[0] for line in source.splitlines())  # comments may name codes
     assert not re.findall(r"\b4[0-9]{3}\b", code), "a close code written out in realtime.js"

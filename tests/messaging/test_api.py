@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from dedwen.realtime.protocol import ServerFrame, user_group
 from messaging.models import Conversation, Membership, Message, Notification
+from messaging.protocol import MessagingServerFrame
+from realtime.protocol import user_group
 from tests.support.messaging import direct, send
 
 pytestmark = pytest.mark.django_db
@@ -40,8 +41,8 @@ def test_a_titled_conversation_is_a_group_and_its_participants_are_notified(alic
         )
     assert response.status_code == 201
     assert response.json()["kind"] == "group" and response.json()["title"] == "Plans"
-    assert frame_types(sent, bob) == [ServerFrame.NOTIFICATION]
-    assert frame_types(sent, carol) == [ServerFrame.NOTIFICATION]
+    assert frame_types(sent, bob) == [MessagingServerFrame.NOTIFICATION]
+    assert frame_types(sent, carol) == [MessagingServerFrame.NOTIFICATION]
     assert frame_types(sent, alice) == []
 
 
@@ -135,8 +136,8 @@ def test_sending_answers_201_and_publishes_to_every_participant(alice, bob, alic
         "client_id": "c-1",
         "created_at": message["created_at"],
     }
-    assert frame_types(sent, alice) == [ServerFrame.MESSAGE_NEW]
-    assert frame_types(sent, bob) == [ServerFrame.MESSAGE_NEW, ServerFrame.NOTIFICATION]
+    assert frame_types(sent, alice) == [MessagingServerFrame.MESSAGE_NEW]
+    assert frame_types(sent, bob) == [MessagingServerFrame.MESSAGE_NEW, MessagingServerFrame.NOTIFICATION]
     assert sent.frames(user_group(bob.pk))[0]["data"] == {"conversation_id": alice_bob.pk, "message": message}
 
 
@@ -287,7 +288,7 @@ def test_marking_read_answers_204_lowers_unread_and_tells_the_other_participant(
         response = api(bob).post(f"/api/conversations/{alice_bob.pk}/read/", {"message_id": first.pk}, format="json")
     assert response.status_code == 204
     assert sent.frames(user_group(alice.pk)) == [
-        {"type": ServerFrame.MESSAGE_READ, "data": {"conversation_id": alice_bob.pk, "user_id": bob.pk, "message_id": first.pk}}
+        {"type": MessagingServerFrame.MESSAGE_READ, "data": {"conversation_id": alice_bob.pk, "user_id": bob.pk, "message_id": first.pk}}
     ]
     assert frame_types(sent, bob) == []
     assert api(bob).get("/api/conversations/").json()[0]["unread_count"] == 1
@@ -322,7 +323,7 @@ def test_a_new_message_notifies_the_others_with_their_live_unread_count(alice, b
     with broadcasts() as sent:
         send(alice, alice_bob, "ping")
         send(alice, alice_bob, "ping again")
-    notes = [f["data"] for f in sent.frames(user_group(bob.pk)) if f["type"] == ServerFrame.NOTIFICATION]
+    notes = [f["data"] for f in sent.frames(user_group(bob.pk)) if f["type"] == MessagingServerFrame.NOTIFICATION]
     assert [n["unread_count"] for n in notes] == [2, 3]  # the conversation's own notification came first
     assert notes[-1]["kind"] == "message"
     assert notes[-1]["text"] == "alice: ping again"

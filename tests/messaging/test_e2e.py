@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from dedwen.realtime.protocol import ClientFrame, ServerFrame
+from messaging.protocol import MessagingClientFrame, MessagingServerFrame
+from realtime.protocol import ServerFrame
 from tests.support.realtime import authenticate, next_frame, open_socket, send_frame
 
 _refs = itertools.count(1)
@@ -24,7 +25,7 @@ def frames_until(ws, *frame_types: str) -> dict[str, dict]:
 def send_message(ws, conversation, body: str) -> dict:
     """Send a message over the socket and return the acknowledged message (other frames are skipped)."""
     ref = f"send-{next(_refs)}"
-    send_frame(ws, ClientFrame.MESSAGE_SEND, {"conversation_id": conversation.pk, "body": body, "client_id": ref}, ref)
+    send_frame(ws, MessagingClientFrame.MESSAGE_SEND, {"conversation_id": conversation.pk, "body": body, "client_id": ref}, ref)
     while (frame := next_frame(ws))["type"] != ServerFrame.ACK or frame.get("ref") != ref:
         assert frame["type"] != ServerFrame.ERROR, frame
     return frame["data"]["message"]
@@ -33,7 +34,7 @@ def send_message(ws, conversation, body: str) -> dict:
 def delivered(ws, message_id: int) -> dict:
     """Wait (bounded) for the `message.new` of one message; return its data (other frames are skipped)."""
     while True:
-        frame = next_frame(ws, ServerFrame.MESSAGE_NEW)
+        frame = next_frame(ws, MessagingServerFrame.MESSAGE_NEW)
         if frame["data"]["message"]["id"] == message_id:
             return frame["data"]
 
@@ -44,13 +45,13 @@ def test_a_message_is_delivered_live_to_the_sockets_of_both_users(daphne_server,
         authenticate(alice_ws, login(alice).token)
         authenticate(bob_ws, login(bob).token)
         send_frame(
-            alice_ws, ClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hi bob", "client_id": "e2e-1"}, "m"
+            alice_ws, MessagingClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hi bob", "client_id": "e2e-1"}, "m"
         )
-        got = frames_until(alice_ws, ServerFrame.ACK, ServerFrame.MESSAGE_NEW)
+        got = frames_until(alice_ws, ServerFrame.ACK, MessagingServerFrame.MESSAGE_NEW)
         message = got[ServerFrame.ACK]["data"]["message"]
         assert message["body"] == "hi bob" and got[ServerFrame.ACK]["ref"] == "m"
-        assert got[ServerFrame.MESSAGE_NEW]["data"] == {"conversation_id": alice_bob.pk, "message": message}
-        assert next_frame(bob_ws, ServerFrame.MESSAGE_NEW)["data"] == {"conversation_id": alice_bob.pk, "message": message}
+        assert got[MessagingServerFrame.MESSAGE_NEW]["data"] == {"conversation_id": alice_bob.pk, "message": message}
+        assert next_frame(bob_ws, MessagingServerFrame.MESSAGE_NEW)["data"] == {"conversation_id": alice_bob.pk, "message": message}
 
 
 def test_a_client_that_missed_three_messages_recovers_exactly_those_in_order_with_sync(
@@ -63,18 +64,18 @@ def test_a_client_that_missed_three_messages_recovers_exactly_those_in_order_wit
         with open_socket(server) as bob_ws:
             authenticate(bob_ws, bob_session.token)
             seen = send_message(alice_ws, alice_bob, "before the tunnel")
-            assert next_frame(bob_ws, ServerFrame.MESSAGE_NEW)["data"]["message"]["id"] == seen["id"]
+            assert next_frame(bob_ws, MessagingServerFrame.MESSAGE_NEW)["data"]["message"]["id"] == seen["id"]
         missed = [send_message(alice_ws, alice_bob, f"missed {n}") for n in (1, 2, 3)]
 
         with open_socket(server) as bob_ws:
             authenticate(bob_ws, bob_session.token)
-            send_frame(bob_ws, ClientFrame.SYNC, {"after": seen["id"]}, "sync-1")
+            send_frame(bob_ws, MessagingClientFrame.SYNC, {"after": seen["id"]}, "sync-1")
             recovered = []
-            while (frame := next_frame(bob_ws))["type"] != ServerFrame.SYNC_DONE:
-                if frame["type"] == ServerFrame.MESSAGE_NEW:
+            while (frame := next_frame(bob_ws))["type"] != MessagingServerFrame.SYNC_DONE:
+                if frame["type"] == MessagingServerFrame.MESSAGE_NEW:
                     recovered.append(frame["data"]["message"])
             assert recovered == missed
-            assert frame == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": missed[-1]["id"], "more": False}, "ref": "sync-1"}
+            assert frame == {"type": MessagingServerFrame.SYNC_DONE, "data": {"last_id": missed[-1]["id"], "more": False}, "ref": "sync-1"}
 
 
 def test_sync_pages_of_dedwen_sync_batch_walk_more_messages_than_one_page_exactly_once(
@@ -90,10 +91,10 @@ def test_sync_pages_of_dedwen_sync_batch_walk_more_messages_than_one_page_exactl
         authenticate(bob_ws, bob_session.token)
         after, recovered, pages = 0, [], []
         while True:
-            send_frame(bob_ws, ClientFrame.SYNC, {"after": after}, f"sync-{len(pages)}")
+            send_frame(bob_ws, MessagingClientFrame.SYNC, {"after": after}, f"sync-{len(pages)}")
             page = []
-            while (frame := next_frame(bob_ws))["type"] != ServerFrame.SYNC_DONE:
-                if frame["type"] == ServerFrame.MESSAGE_NEW:
+            while (frame := next_frame(bob_ws))["type"] != MessagingServerFrame.SYNC_DONE:
+                if frame["type"] == MessagingServerFrame.MESSAGE_NEW:
                     page.append(frame["data"]["message"])
             assert frame["ref"] == f"sync-{len(pages)}"
             pages.append(len(page))
@@ -115,8 +116,8 @@ def test_with_redis_delivery_crosses_daphne_processes(redis_url, daphne_server, 
         authenticate(bob_ws, bob_session.token)
         message = send_message(alice_ws, alice_bob, "across processes")
         expected = {"conversation_id": alice_bob.pk, "message": message}
-        assert next_frame(bob_ws, ServerFrame.MESSAGE_NEW)["data"] == expected
-        assert next_frame(alice_other_ws, ServerFrame.MESSAGE_NEW)["data"] == expected
+        assert next_frame(bob_ws, MessagingServerFrame.MESSAGE_NEW)["data"] == expected
+        assert next_frame(alice_other_ws, MessagingServerFrame.MESSAGE_NEW)["data"] == expected
 
         # A send over REST in this process reaches both daphne processes too.
         response = bob_session.bearer().post(

@@ -7,18 +7,20 @@ from asgiref.sync import sync_to_async
 from django.db import OperationalError
 from django.test import override_settings
 
-from dedwen.realtime import db
-from dedwen.realtime.protocol import ClientFrame, ErrorCode, FrameError, ServerFrame, user_group
 from messaging import realtime
 from messaging.models import Membership, Message
+from messaging.protocol import MessagingClientFrame, MessagingServerFrame
+from realtime import db, registry
+from realtime.protocol import ErrorCode, ServerFrame, user_group
 from tests.support.messaging import direct, send
+from tests.support.realtime import refusal_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SEND = realtime.HANDLERS[ClientFrame.MESSAGE_SEND]
-READ = realtime.HANDLERS[ClientFrame.MESSAGE_READ]
-TYPING = realtime.HANDLERS[ClientFrame.TYPING]
-SYNC = realtime.HANDLERS[ClientFrame.SYNC]
+SEND = realtime.SOCKET_APP.handlers[MessagingClientFrame.MESSAGE_SEND]
+READ = realtime.SOCKET_APP.handlers[MessagingClientFrame.MESSAGE_READ]
+TYPING = realtime.SOCKET_APP.handlers[MessagingClientFrame.TYPING]
+SYNC = realtime.SOCKET_APP.handlers[MessagingClientFrame.SYNC]
 
 count_messages = sync_to_async(Message.objects.count)
 
@@ -27,14 +29,9 @@ def types(sent, user) -> list[str]:
     return [frame["type"] for frame in sent.frames(user_group(user.pk))]
 
 
-async def refused(handler, socket, data) -> FrameError:
-    with pytest.raises(FrameError) as refusal:
-        await handler(socket.ctx, data, "r1")
-    return refusal.value
-
-
-def test_every_messaging_frame_has_a_handler():
-    assert set(realtime.HANDLERS) == {ClientFrame.MESSAGE_SEND, ClientFrame.MESSAGE_READ, ClientFrame.TYPING, ClientFrame.SYNC}
+def test_every_messaging_frame_has_a_handler_in_the_socket_app_it_registers():
+    assert set(realtime.SOCKET_APP.handlers) == set(MessagingClientFrame)
+    assert registry.handler_for(MessagingClientFrame.SYNC) is realtime.sync
 
 
 # message.send -------------------------------------------------------------------------------------
@@ -50,10 +47,10 @@ async def test_send_is_acknowledged_with_the_message_and_published_to_every_part
     assert ack["type"] == ServerFrame.ACK and ack["ref"] == "r1"
     message = ack["data"]["message"]
     assert message["body"] == "hi" and message["client_id"] == "w-1" and message["sender"]["id"] == alice.pk
-    new = {"type": ServerFrame.MESSAGE_NEW, "data": {"conversation_id": alice_bob.pk, "message": message}}
+    new = {"type": MessagingServerFrame.MESSAGE_NEW, "data": {"conversation_id": alice_bob.pk, "message": message}}
     assert sent.frames(user_group(alice.pk)) == [new]  # her other devices too
     assert sent.frames(user_group(bob.pk))[0] == new
-    assert types(sent, bob) == [ServerFrame.MESSAGE_NEW, ServerFrame.NOTIFICATION]
+    assert types(sent, bob) == [MessagingServerFrame.MESSAGE_NEW, MessagingServerFrame.NOTIFICATION]
     assert types(sent, carol) == []
 
 
@@ -66,7 +63,7 @@ async def test_the_same_client_id_twice_stores_one_message_and_publishes_once(al
     first, retry = socket.sent
     assert first["data"] == retry["data"] and retry["ref"] == "retry"
     assert await count_messages() == 1
-    assert types(sent, alice) == [ServerFrame.MESSAGE_NEW]
+    assert types(sent, alice) == [MessagingServerFrame.MESSAGE_NEW]
 
 
 @pytest.mark.parametrize(
@@ -92,7 +89,7 @@ async def test_the_same_client_id_twice_stores_one_message_and_publishes_once(al
 async def test_invalid_sends_are_refused_and_nothing_is_stored(alice, alice_bob, socket_of, broadcasts, data):
     socket = socket_of(alice)
     with broadcasts() as sent:
-        refusal = await refused(SEND, socket, data)
+        refusal = await refusal_of(SEND, socket.ctx, data)
     assert refusal.code == ErrorCode.INVALID
     assert socket.sent == [] and sent.sent == []
     assert await count_messages() == 0
@@ -101,14 +98,14 @@ async def test_invalid_sends_are_refused_and_nothing_is_stored(alice, alice_bob,
 async def test_carol_cannot_send_to_alice_and_bob(carol, alice_bob, socket_of, broadcasts):
     socket = socket_of(carol)
     with broadcasts() as sent:
-        refusal = await refused(SEND, socket, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "c"})
+        refusal = await refusal_of(SEND, socket.ctx, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "c"})
     assert refusal.code == ErrorCode.NOT_FOUND
     assert sent.sent == [] and await count_messages() == 0
 
 
 async def test_sending_to_an_unknown_conversation_is_not_found(alice, socket_of):
     for conversation_id in (987654, 2**63 - 1):
-        refusal = await refused(SEND, socket_of(alice), {"conversation_id": conversation_id, "body": "x", "client_id": "c"})
+        refusal = await refusal_of(SEND, socket_of(alice).ctx, {"conversation_id": conversation_id, "body": "x", "client_id": "c"})
         assert refusal.code == ErrorCode.NOT_FOUND
 
 
@@ -133,7 +130,7 @@ async def test_read_moves_the_marker_and_tells_only_the_others(alice, bob, alice
     with broadcasts() as sent:
         await READ(socket.ctx, {"conversation_id": alice_bob.pk, "message_id": message.pk}, "r1")
     read = {"conversation_id": alice_bob.pk, "user_id": bob.pk, "message_id": message.pk}
-    assert sent.frames(user_group(alice.pk)) == [{"type": ServerFrame.MESSAGE_READ, "data": read}]
+    assert sent.frames(user_group(alice.pk)) == [{"type": MessagingServerFrame.MESSAGE_READ, "data": read}]
     assert types(sent, bob) == []
     assert socket.sent == [
         {"type": ServerFrame.ACK, "data": {"conversation_id": alice_bob.pk, "message_id": message.pk}, "ref": "r1"}
@@ -155,18 +152,18 @@ async def test_read_refuses_foreign_conversations_foreign_messages_and_bad_types
     ]
     with broadcasts() as sent:
         for user, data, code in cases:
-            assert (await refused(READ, socket_of(user), data)).code == code
+            assert (await refusal_of(READ, socket_of(user).ctx, data)).code == code
     assert sent.sent == []
 
 
 async def test_typing_reaches_the_others_and_stores_nothing(alice, bob, carol, alice_bob, socket_of, broadcasts):
     with broadcasts() as sent:
         await TYPING(socket_of(alice).ctx, {"conversation_id": alice_bob.pk}, None)
-    assert sent.frames() == [{"type": ServerFrame.TYPING, "data": {"conversation_id": alice_bob.pk, "user_id": alice.pk}}]
+    assert sent.frames() == [{"type": MessagingServerFrame.TYPING, "data": {"conversation_id": alice_bob.pk, "user_id": alice.pk}}]
     assert sent.groups() == [user_group(bob.pk)]
     assert await count_messages() == 0
-    assert (await refused(TYPING, socket_of(carol), {"conversation_id": alice_bob.pk})).code == ErrorCode.NOT_FOUND
-    assert (await refused(TYPING, socket_of(alice), {"conversation_id": [alice_bob.pk]})).code == ErrorCode.INVALID
+    assert (await refusal_of(TYPING, socket_of(carol).ctx, {"conversation_id": alice_bob.pk})).code == ErrorCode.NOT_FOUND
+    assert (await refusal_of(TYPING, socket_of(alice).ctx, {"conversation_id": [alice_bob.pk]})).code == ErrorCode.INVALID
 
 
 # sync ---------------------------------------------------------------------------------------------
@@ -190,10 +187,10 @@ async def test_sync_replays_later_messages_of_the_users_conversations_in_id_orde
     socket = socket_of(alice)
     await SYNC(socket.ctx, {"after": seen.pk}, "s1")
     *replayed, done = socket.sent
-    assert [f["type"] for f in replayed] == [ServerFrame.MESSAGE_NEW] * 5
+    assert [f["type"] for f in replayed] == [MessagingServerFrame.MESSAGE_NEW] * 5
     assert [f["data"]["message"]["id"] for f in replayed] == [m.pk for m in expected]
     assert [f["data"]["conversation_id"] for f in replayed] == [m.conversation_id for m in expected]
-    assert done == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": expected[-1].pk, "more": False}, "ref": "s1"}
+    assert done == {"type": MessagingServerFrame.SYNC_DONE, "data": {"last_id": expected[-1].pk, "more": False}, "ref": "s1"}
 
 
 @override_settings(DEDWEN_SYNC_BATCH=3)
@@ -207,7 +204,7 @@ async def test_sync_answers_at_most_one_batch_and_the_client_walks_every_message
         socket.sent.clear()
         await SYNC(socket.ctx, {"after": after}, f"page-{len(pages)}")
         *replayed, done = socket.sent
-        assert done["type"] == ServerFrame.SYNC_DONE and done["ref"] == f"page-{len(pages)}"
+        assert done["type"] == MessagingServerFrame.SYNC_DONE and done["ref"] == f"page-{len(pages)}"
         pages.append([frame["data"]["message"]["id"] for frame in replayed])
         after = done["data"]["last_id"]
         if not done["data"]["more"]:
@@ -222,16 +219,16 @@ async def test_sync_of_exactly_one_full_batch_says_no_more(alice, bob, alice_bob
     socket = socket_of(alice)
     await SYNC(socket.ctx, {"after": 0}, None)
     assert [frame["data"]["message"]["id"] for frame in socket.sent[:-1]] == expected
-    assert socket.sent[-1] == {"type": ServerFrame.SYNC_DONE, "data": {"last_id": expected[-1], "more": False}}
+    assert socket.sent[-1] == {"type": MessagingServerFrame.SYNC_DONE, "data": {"last_id": expected[-1], "more": False}}
 
 
 async def test_sync_with_nothing_new_is_just_done(alice, alice_bob, socket_of):
     last = await sync_to_async(send)(alice, alice_bob)
     socket = socket_of(alice)
     await SYNC(socket.ctx, {"after": last.pk}, None)
-    assert socket.sent == [{"type": ServerFrame.SYNC_DONE, "data": {"last_id": last.pk, "more": False}}]
+    assert socket.sent == [{"type": MessagingServerFrame.SYNC_DONE, "data": {"last_id": last.pk, "more": False}}]
 
 
 @pytest.mark.parametrize("data", [{}, {"after": "3"}, {"after": -1}, {"after": 1.5}, {"after": None}])
 async def test_sync_refuses_a_bad_cursor(alice, socket_of, data):
-    assert (await refused(SYNC, socket_of(alice), data)).code == ErrorCode.INVALID
+    assert (await refusal_of(SYNC, socket_of(alice).ctx, data)).code == ErrorCode.INVALID

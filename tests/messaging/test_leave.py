@@ -5,16 +5,23 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from dedwen.realtime.protocol import ClientFrame, ErrorCode, FrameError, ServerFrame, user_group
 from messaging import realtime, services
 from messaging.models import Membership
-from presence import services as presence_services
-from presence.selectors import Status, circle_of
+from messaging.protocol import MessagingClientFrame, MessagingServerFrame
+from presence.runtime import publish_transitions
+from presence.selectors import circle_of
+from presence.stores import Transitions, get_store
+from realtime.protocol import (
+    ClientFrame,
+    ErrorCode,
+    ServerFrame,
+    user_group,
+)
 from tests.support.messaging import send
-from tests.support.realtime import socket_client
+from tests.support.realtime import refusal_of, socket_client
 
-TYPING = realtime.HANDLERS[ClientFrame.TYPING]
-SYNC = realtime.HANDLERS[ClientFrame.SYNC]
+TYPING = realtime.SOCKET_APP.handlers[MessagingClientFrame.TYPING]
+SYNC = realtime.SOCKET_APP.handlers[MessagingClientFrame.SYNC]
 
 
 @pytest.fixture
@@ -88,7 +95,7 @@ async def test_after_leaving_sync_replays_nothing_from_the_group(alice, carol, t
     await sync_to_async(send)(alice, trio, "after")
     socket = socket_of(carol)
     await SYNC(socket.ctx, {"after": before.pk - 1}, None)
-    assert socket.sent == [{"type": ServerFrame.SYNC_DONE, "data": {"last_id": before.pk - 1, "more": False}}]
+    assert socket.sent == [{"type": MessagingServerFrame.SYNC_DONE, "data": {"last_id": before.pk - 1, "more": False}}]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -103,21 +110,21 @@ async def test_leaving_stops_typing_at_once_on_this_process_even_with_the_partic
     with broadcasts() as sent:
         await TYPING(socket_of(alice).ctx, {"conversation_id": trio.pk}, None)
     assert sent.groups() == [user_group(bob.pk)]
-    with pytest.raises(FrameError) as refusal:
-        await TYPING(socket_of(carol).ctx, {"conversation_id": trio.pk}, None)
-    assert refusal.value.code == ErrorCode.NOT_FOUND
+    refusal = await refusal_of(TYPING, socket_of(carol).ctx, {"conversation_id": trio.pk}, None)
+    assert refusal.code == ErrorCode.NOT_FOUND
 
 
-@pytest.mark.django_db
-def test_after_leaving_presence_no_longer_flows_through_the_group(alice, bob, carol, trio, broadcasts):
-    assert set(circle_of(user_id=carol.pk).contacts) == {alice.pk, bob.pk}
-    services.leave_conversation(user=carol, conversation=trio)
-    assert circle_of(user_id=carol.pk).contacts == {}
-    assert set(circle_of(user_id=alice.pk).contacts) == {bob.pk}
-    with broadcasts() as sent:
-        presence_services.announce(user_id=alice.pk, status=Status.OFFLINE)
-        presence_services.announce(user_id=carol.pk, status=Status.OFFLINE)
-    assert sent.groups() == [user_group(bob.pk)]  # alice's change reaches bob; carol's reaches nobody
+@pytest.mark.django_db(transaction=True)
+async def test_after_leaving_presence_no_longer_flows_through_the_group(alice, bob, carol, trio, announcements):
+    assert set((await sync_to_async(circle_of)(user_id=carol.pk)).contacts) == {alice.pk, bob.pk}
+    await sync_to_async(services.leave_conversation)(user=carol, conversation=trio)
+    assert (await sync_to_async(circle_of)(user_id=carol.pk)).contacts == {}
+    assert set((await sync_to_async(circle_of)(user_id=alice.pk)).contacts) == {bob.pk}
+
+    await publish_transitions(get_store(), Transitions(offline={alice.pk, carol.pk}))
+
+    assert announcements.groups() == [user_group(bob.pk)]  # alice's change reaches bob; carol's reaches nobody
+    assert [frame["data"]["user_id"] for frame in announcements.frames()] == [alice.pk]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -126,22 +133,22 @@ async def test_a_live_socket_of_the_leaver_receives_nothing_more_from_the_group(
     async with socket_client() as alice_socket, socket_client() as bob_socket, socket_client() as carol_socket:
         for client, name in ((alice_socket, "alice"), (bob_socket, "bob"), (carol_socket, "carol")):
             await client.authenticate(tokens[name])
-        await alice_socket.send_frame(ClientFrame.TYPING, {"conversation_id": trio.pk})
-        assert (await carol_socket.next_frame(ServerFrame.TYPING))["data"]["user_id"] == alice.pk
+        await alice_socket.send_frame(MessagingClientFrame.TYPING, {"conversation_id": trio.pk})
+        assert (await carol_socket.next_frame(MessagingServerFrame.TYPING))["data"]["user_id"] == alice.pk
 
         await sync_to_async(services.leave_conversation)(user=carol, conversation=trio)
-        await alice_socket.send_frame(ClientFrame.TYPING, {"conversation_id": trio.pk})
+        await alice_socket.send_frame(MessagingClientFrame.TYPING, {"conversation_id": trio.pk})
         await alice_socket.send_frame(
-            ClientFrame.MESSAGE_SEND, {"conversation_id": trio.pk, "body": "carol left", "client_id": "l"}, ref="m"
+            MessagingClientFrame.MESSAGE_SEND, {"conversation_id": trio.pk, "body": "carol left", "client_id": "l"}, ref="m"
         )
-        message = (await bob_socket.next_frame(ServerFrame.MESSAGE_NEW))["data"]["message"]
-        await bob_socket.send_frame(ClientFrame.MESSAGE_READ, {"conversation_id": trio.pk, "message_id": message["id"]})
-        assert (await alice_socket.next_frame(ServerFrame.MESSAGE_READ))["data"]["user_id"] == bob.pk
+        message = (await bob_socket.next_frame(MessagingServerFrame.MESSAGE_NEW))["data"]["message"]
+        await bob_socket.send_frame(MessagingClientFrame.MESSAGE_READ, {"conversation_id": trio.pk, "message_id": message["id"]})
+        assert (await alice_socket.next_frame(MessagingServerFrame.MESSAGE_READ))["data"]["user_id"] == bob.pk
 
         await carol_socket.send_frame(ClientFrame.PING, {}, ref="fence")
         received = []
         while (frame := await carol_socket.next_frame())["type"] != ServerFrame.PONG:
             received.append(frame["type"])
-        assert not {ServerFrame.TYPING, ServerFrame.MESSAGE_NEW, ServerFrame.MESSAGE_READ, ServerFrame.NOTIFICATION} & set(
+        assert not {MessagingServerFrame.TYPING, MessagingServerFrame.MESSAGE_NEW, MessagingServerFrame.MESSAGE_READ, MessagingServerFrame.NOTIFICATION} & set(
             received
         )

@@ -6,8 +6,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError
 
-from dedwen.realtime.protocol import ClientFrame, ErrorCode, ServerFrame
 from messaging.models import Message
+from messaging.protocol import MessagingClientFrame, MessagingServerFrame
+from realtime.protocol import ClientFrame, ErrorCode, ServerFrame
 from tests.support.realtime import socket_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +31,7 @@ async def frames_until(client, *frame_types: str) -> dict[str, dict]:
     return found
 
 
-MESSAGING_FRAMES = {ServerFrame.MESSAGE_NEW, ServerFrame.MESSAGE_READ, ServerFrame.TYPING, ServerFrame.NOTIFICATION}
+MESSAGING_FRAMES = {MessagingServerFrame.MESSAGE_NEW, MessagingServerFrame.MESSAGE_READ, MessagingServerFrame.TYPING, MessagingServerFrame.NOTIFICATION}
 
 
 async def messaging_frames_before_pong(client) -> list[dict]:
@@ -53,16 +54,16 @@ async def test_a_sent_message_reaches_every_socket_of_both_users_and_no_one_else
         for client, name in ((alice_phone, "alice"), (alice_laptop, "alice"), (bob, "bob"), (carol, "carol")):
             await client.authenticate(tokens[name])
         await alice_phone.send_frame(
-            ClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hello", "client_id": "s-1"}, ref="m1"
+            MessagingClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hello", "client_id": "s-1"}, ref="m1"
         )
-        got = await frames_until(alice_phone, ServerFrame.ACK, ServerFrame.MESSAGE_NEW)
+        got = await frames_until(alice_phone, ServerFrame.ACK, MessagingServerFrame.MESSAGE_NEW)
         message = got[ServerFrame.ACK]["data"]["message"]
         assert got[ServerFrame.ACK]["ref"] == "m1" and message["body"] == "hello"
         expected = {"conversation_id": alice_bob.pk, "message": message}
-        assert got[ServerFrame.MESSAGE_NEW]["data"] == expected
-        assert (await alice_laptop.next_frame(ServerFrame.MESSAGE_NEW))["data"] == expected
-        assert (await bob.next_frame(ServerFrame.MESSAGE_NEW))["data"] == expected
-        notification = await bob.next_frame(ServerFrame.NOTIFICATION)
+        assert got[MessagingServerFrame.MESSAGE_NEW]["data"] == expected
+        assert (await alice_laptop.next_frame(MessagingServerFrame.MESSAGE_NEW))["data"] == expected
+        assert (await bob.next_frame(MessagingServerFrame.MESSAGE_NEW))["data"] == expected
+        notification = await bob.next_frame(MessagingServerFrame.NOTIFICATION)
         assert notification["data"]["data"] == {"conversation_id": alice_bob.pk, "message_id": message["id"]}
         assert await messaging_frames_before_pong(carol) == []
 
@@ -72,13 +73,13 @@ async def test_a_retried_send_is_acknowledged_again_but_delivered_once(alice_bob
     async with socket_client() as alice, socket_client() as bob:
         await alice.authenticate(tokens["alice"])
         await bob.authenticate(tokens["bob"])
-        await alice.send_frame(ClientFrame.MESSAGE_SEND, data, ref="1")
+        await alice.send_frame(MessagingClientFrame.MESSAGE_SEND, data, ref="1")
         first = (await alice.next_frame(ServerFrame.ACK))["data"]["message"]
-        await alice.send_frame(ClientFrame.MESSAGE_SEND, data, ref="2")
+        await alice.send_frame(MessagingClientFrame.MESSAGE_SEND, data, ref="2")
         again = await alice.next_frame(ServerFrame.ACK)
         assert again["ref"] == "2" and again["data"]["message"] == first
-        await alice.send_frame(ClientFrame.MESSAGE_SEND, {**data, "body": "next", "client_id": "fence"}, ref="3")
-        delivered = [(await bob.next_frame(ServerFrame.MESSAGE_NEW))["data"]["message"]["body"] for _ in range(2)]
+        await alice.send_frame(MessagingClientFrame.MESSAGE_SEND, {**data, "body": "next", "client_id": "fence"}, ref="3")
+        delivered = [(await bob.next_frame(MessagingServerFrame.MESSAGE_NEW))["data"]["message"]["body"] for _ in range(2)]
         assert delivered == ["once", "next"]  # not "once" twice
     assert await sync_to_async(Message.objects.count)() == 2
 
@@ -87,11 +88,11 @@ async def test_refused_frames_answer_an_error_and_the_socket_stays_open(alice_bo
     async with socket_client() as carol:
         await carol.authenticate(tokens["carol"])
         await carol.send_frame(
-            ClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "c"}, ref="x"
+            MessagingClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "c"}, ref="x"
         )
         error = await carol.next_frame(ServerFrame.ERROR)
         assert error["ref"] == "x" and error["data"]["code"] == ErrorCode.NOT_FOUND
-        await carol.send_frame(ClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": ""}, ref="y")
+        await carol.send_frame(MessagingClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": ""}, ref="y")
         error = await carol.next_frame(ServerFrame.ERROR)
         assert error["ref"] == "y" and error["data"]["code"] == ErrorCode.INVALID
         await carol.send_frame(ClientFrame.PING, {}, ref="p")
@@ -108,10 +109,10 @@ async def test_a_database_failure_while_sending_answers_unavailable_and_delivers
         await bob.authenticate(tokens["bob"])
         monkeypatch.setattr(Message.objects, "create", database_down)
         await alice.send_frame(
-            ClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "lost", "client_id": "c"}, ref="m"
+            MessagingClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "lost", "client_id": "c"}, ref="m"
         )
         frame = await alice.next_frame()
-        while frame["type"] not in (ServerFrame.ERROR, ServerFrame.ACK, ServerFrame.MESSAGE_NEW):
+        while frame["type"] not in (ServerFrame.ERROR, ServerFrame.ACK, MessagingServerFrame.MESSAGE_NEW):
             frame = await alice.next_frame()
         assert frame["type"] == ServerFrame.ERROR and frame["ref"] == "m"
         assert frame["data"]["code"] == ErrorCode.UNAVAILABLE
@@ -124,13 +125,13 @@ async def test_read_markers_and_typing_reach_the_other_participant(alice, bob, a
     async with socket_client() as alice_socket, socket_client() as bob_socket:
         await alice_socket.authenticate(tokens["alice"])
         await bob_socket.authenticate(tokens["bob"])
-        await alice_socket.send_frame(ClientFrame.TYPING, {"conversation_id": alice_bob.pk})
-        typing = await bob_socket.next_frame(ServerFrame.TYPING)
+        await alice_socket.send_frame(MessagingClientFrame.TYPING, {"conversation_id": alice_bob.pk})
+        typing = await bob_socket.next_frame(MessagingServerFrame.TYPING)
         assert typing["data"] == {"conversation_id": alice_bob.pk, "user_id": alice.pk}
         await alice_socket.send_frame(
-            ClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "read me", "client_id": "r"}, ref="s"
+            MessagingClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "read me", "client_id": "r"}, ref="s"
         )
-        message = (await bob_socket.next_frame(ServerFrame.MESSAGE_NEW))["data"]["message"]
-        await bob_socket.send_frame(ClientFrame.MESSAGE_READ, {"conversation_id": alice_bob.pk, "message_id": message["id"]})
-        read = await alice_socket.next_frame(ServerFrame.MESSAGE_READ)
+        message = (await bob_socket.next_frame(MessagingServerFrame.MESSAGE_NEW))["data"]["message"]
+        await bob_socket.send_frame(MessagingClientFrame.MESSAGE_READ, {"conversation_id": alice_bob.pk, "message_id": message["id"]})
+        read = await alice_socket.next_frame(MessagingServerFrame.MESSAGE_READ)
         assert read["data"] == {"conversation_id": alice_bob.pk, "user_id": bob.pk, "message_id": message["id"]}

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from dedwen.realtime.protocol import ClientFrame, ErrorCode, FrameError, ServerFrame, user_group
 from messaging import realtime, selectors, services
+from messaging.protocol import MessagingClientFrame, MessagingServerFrame
+from realtime.protocol import ErrorCode, ServerFrame, user_group
+from tests.support.realtime import refusal_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TYPING = realtime.HANDLERS[ClientFrame.TYPING]
+TYPING = realtime.SOCKET_APP.handlers[MessagingClientFrame.TYPING]
 
 
 class Clock:
@@ -52,7 +54,7 @@ def trio(alice, bob, carol):
 
 
 def typing_frame(conversation, user) -> dict:
-    return {"type": ServerFrame.TYPING, "data": {"conversation_id": conversation.pk, "user_id": user.pk}}
+    return {"type": MessagingServerFrame.TYPING, "data": {"conversation_id": conversation.pk, "user_id": user.pk}}
 
 
 async def test_typing_again_within_the_ttl_reads_the_participants_once(alice, bob, alice_bob, socket_of, broadcasts, clock, lookups):
@@ -69,9 +71,8 @@ async def test_typing_again_within_the_ttl_reads_the_participants_once(alice, bo
 async def test_a_non_participant_is_refused_even_when_the_conversation_is_cached(alice, carol, alice_bob, socket_of, broadcasts, clock, lookups):
     await TYPING(socket_of(alice).ctx, {"conversation_id": alice_bob.pk}, None)
     with broadcasts() as sent:
-        with pytest.raises(FrameError) as refusal:
-            await TYPING(socket_of(carol).ctx, {"conversation_id": alice_bob.pk}, "t")
-    assert refusal.value.code == ErrorCode.NOT_FOUND
+        refusal = await refusal_of(TYPING, socket_of(carol).ctx, {"conversation_id": alice_bob.pk}, "t")
+    assert refusal.code == ErrorCode.NOT_FOUND
     assert sent.sent == []
     assert lookups == [alice_bob.pk, alice_bob.pk]  # carol's check went to the database
 
@@ -88,9 +89,8 @@ async def test_on_another_process_someone_who_left_may_still_type_for_at_most_th
     assert sent.groups() == [user_group(alice.pk), user_group(bob.pk)]
     clock.now += 0.1
     with broadcasts() as sent:
-        with pytest.raises(FrameError) as refusal:
-            await TYPING(carols.ctx, {"conversation_id": trio.pk}, None)
-    assert refusal.value.code == ErrorCode.NOT_FOUND
+        refusal = await refusal_of(TYPING, carols.ctx, {"conversation_id": trio.pk}, None)
+    assert refusal.code == ErrorCode.NOT_FOUND
     assert sent.sent == []
     with broadcasts() as sent:
         await TYPING(socket_of(alice).ctx, {"conversation_id": trio.pk}, "a")

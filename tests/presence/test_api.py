@@ -56,12 +56,17 @@ def test_missing_or_non_numeric_ids_are_a_400_json_error(alice, login, query):
     assert response.json()["error"]["code"] == "invalid"
 
 
-def test_too_many_ids_are_refused(alice, login):
-    session = login(alice)
+def test_up_to_200_ids_are_answered_and_201_refused(alice, bob, login, bob_online):
+    direct(alice, bob)
+    session = login(alice).bearer()
 
-    response = session.bearer().get("/api/presence/", {"user": list(range(1, 102))})
+    answered = session.get("/api/presence/", {"user": [bob.pk, *range(10_000, 10_199)]})
+    refused = session.get("/api/presence/", {"user": [bob.pk, *range(10_000, 10_200)]})
 
-    assert response.status_code == 400
+    assert answered.status_code == 200
+    assert answered.json() == [{"user_id": bob.pk, "status": Status.ONLINE, "last_seen": None}]
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid"
 
 
 def test_needs_authentication(client):

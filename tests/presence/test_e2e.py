@@ -7,9 +7,11 @@ import urllib.request
 
 import pytest
 
-from dedwen.realtime.protocol import ClientFrame, ServerFrame
+from messaging.protocol import MessagingClientFrame, MessagingServerFrame
 from presence.models import LastSeen
+from presence.protocol import PresenceServerFrame
 from presence.selectors import Status
+from realtime.protocol import ClientFrame, ServerFrame
 from tests.support.presence import require_redis
 from tests.support.realtime import authenticate, next_frame, open_socket, send_frame
 
@@ -20,7 +22,7 @@ def connect(ws, session) -> list[dict]:
     """Authenticate; return the `presence.snapshot` that must follow `authenticated` at once."""
     authenticate(ws, session.token)
     frame = next_frame(ws)
-    assert frame["type"] == ServerFrame.PRESENCE_SNAPSHOT, frame
+    assert frame["type"] == PresenceServerFrame.PRESENCE_SNAPSHOT, frame
     return frame["data"]["users"]
 
 
@@ -43,22 +45,22 @@ def test_watchers_see_the_first_socket_come_online_and_the_last_go_offline(
 
         with open_socket(server) as first:
             assert connect(first, alice_session) == [{"user_id": bob.pk, "status": Status.ONLINE, "last_seen": None}]
-            online = next_frame(bob_ws, ServerFrame.PRESENCE)
+            online = next_frame(bob_ws, PresenceServerFrame.PRESENCE)
             assert online["data"] == {"user_id": alice.pk, "status": Status.ONLINE, "last_seen": None}
 
             with open_socket(server) as second:  # a second tab: no event either way
                 connect(second, alice_session)
                 server.wait_for_log(f"User {alice.pk} authenticated and connected", count=2)
             server.wait_for_log(f"Connection closed for user {alice.pk}")
-            send_frame(first, ClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "p1"})
-            assert next_event(bob_ws, ServerFrame.PRESENCE, ServerFrame.MESSAGE_NEW)["type"] == ServerFrame.MESSAGE_NEW
+            send_frame(first, MessagingClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": "p1"})
+            assert next_event(bob_ws, PresenceServerFrame.PRESENCE, MessagingServerFrame.MESSAGE_NEW)["type"] == MessagingServerFrame.MESSAGE_NEW
 
-        offline = next_frame(bob_ws, ServerFrame.PRESENCE)["data"]
+        offline = next_frame(bob_ws, PresenceServerFrame.PRESENCE)["data"]
         assert (offline["user_id"], offline["status"]) == (alice.pk, Status.OFFLINE)
         assert offline["last_seen"] is not None
 
         send_frame(carol_ws, ClientFrame.PING, {}, "barrier")
-        assert next_event(carol_ws, ServerFrame.PRESENCE, ServerFrame.PONG)["type"] == ServerFrame.PONG
+        assert next_event(carol_ws, PresenceServerFrame.PRESENCE, ServerFrame.PONG)["type"] == ServerFrame.PONG
 
     assert LastSeen.objects.filter(user=alice).exists()
 
@@ -104,14 +106,14 @@ def test_with_redis_presence_crosses_processes_and_a_killed_process_leaves_no_gh
     with open_socket(two) as bob_ws, open_socket(one) as alice_ws:
         connect(bob_ws, login(bob))
         connect(alice_ws, alice_session)
-        assert next_frame(bob_ws, ServerFrame.PRESENCE)["data"]["status"] == Status.ONLINE
+        assert next_frame(bob_ws, PresenceServerFrame.PRESENCE)["data"]["status"] == Status.ONLINE
 
         with open_socket(two) as alice_again:  # her second socket, on the other process
             assert connect(alice_again, alice_session) == [{"user_id": bob.pk, "status": Status.ONLINE, "last_seen": None}]
         two.wait_for_log(f"Connection closed for user {alice.pk}")
 
         one.process.kill()  # SIGKILL: no cleanup; only its lease running out can end alice's presence
-        offline = next_frame(bob_ws, ServerFrame.PRESENCE, timeout=GHOST_WAIT)["data"]
+        offline = next_frame(bob_ws, PresenceServerFrame.PRESENCE, timeout=GHOST_WAIT)["data"]
         assert (offline["user_id"], offline["status"]) == (alice.pk, Status.OFFLINE)
 
     with open_socket(two) as bob_ws:
@@ -127,9 +129,9 @@ def test_with_redis_a_clean_stop_turns_its_users_offline_long_before_the_ttl(
     with open_socket(two) as bob_ws, open_socket(one) as alice_ws:
         connect(bob_ws, login(bob))
         connect(alice_ws, login(alice))
-        assert next_frame(bob_ws, ServerFrame.PRESENCE)["data"]["status"] == Status.ONLINE
+        assert next_frame(bob_ws, PresenceServerFrame.PRESENCE)["data"]["status"] == Status.ONLINE
 
         one.stop()  # SIGTERM
 
-        offline = next_frame(bob_ws, ServerFrame.PRESENCE, timeout=10)["data"]
+        offline = next_frame(bob_ws, PresenceServerFrame.PRESENCE, timeout=10)["data"]
         assert (offline["user_id"], offline["status"]) == (alice.pk, Status.OFFLINE)

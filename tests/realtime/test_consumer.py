@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -15,20 +16,22 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from accounts.models import Device
 from accounts.tokens import TokenFailure
 from dedwen.env import Rate
-from dedwen.realtime import consumer as consumer_module
-from dedwen.realtime import db
-from dedwen.realtime.protocol import (
+from messaging.protocol import MessagingClientFrame, MessagingServerFrame
+from realtime import db, registry
+from realtime.auth import authenticator
+from realtime.errors import NotFound
+from realtime.protocol import (
     EVENT_FRAME,
     ClientFrame,
     CloseCode,
     ErrorCode,
-    FrameError,
     ServerFrame,
     user_group,
 )
-from dedwen.realtime.publish import encode_frame
-from tests.accounts.bad_tokens import BAD_TOKENS, BadToken, session_of, claims_of
+from realtime.publish import encode_frame
+from tests.accounts.bad_tokens import BAD_TOKENS, BadToken, claims_of, session_of
 from tests.support.realtime import encode, socket_client
+from tests.support.waiting import auntil
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
@@ -133,46 +136,59 @@ async def test_a_token_in_the_url_is_ignored(alice, device_of, settings):
         assert await client.closed_with() == CloseCode.AUTH_TIMEOUT
 
 
-async def test_the_database_down_at_authentication_closes_4503(alice, device_of, monkeypatch):
-    minted = await orm(device_of, alice)
-
+def the_database_refuses_the_token_check(monkeypatch) -> None:
     def database_down(raw):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(consumer_module, "authenticate_access_token", database_down)
-    async with socket_client() as client:
-        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": minted.token})
-        assert await client.closed_with() == CloseCode.UNAVAILABLE
+    monkeypatch.setattr(authenticator(), "authenticate", database_down)
 
 
-async def test_a_channel_layer_down_at_authentication_closes_4503(alice, device_of, monkeypatch):
-    minted = await orm(device_of, alice)
+def the_channel_layer_makes_no_channel(monkeypatch) -> None:
+    async def layer_down(*args, **kwargs):
+        raise RedisConnectionError("Connection refused")
 
+    monkeypatch.setattr(get_channel_layer(), "new_channel", layer_down)
+
+
+def the_channel_layer_joins_no_group(monkeypatch) -> None:
     async def layer_down(group, channel):
         raise RedisConnectionError("Connection refused")
 
     monkeypatch.setattr(get_channel_layer(), "group_add", layer_down)
-    async with socket_client() as client:
-        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": minted.token})
-        assert await client.closed_with() == CloseCode.UNAVAILABLE
 
 
-async def test_a_channel_layer_that_stops_delivering_events_closes_the_socket_4503(alice, device_of, monkeypatch):
-    minted = await orm(device_of, alice)
-    layer = get_channel_layer()
-    real_receive = layer.receive
+def the_channel_layer_stops_delivering_events(monkeypatch) -> Callable[[], None]:
+    """Events flow until the returned function is called; then the layer's receive fails."""
     lost = asyncio.Event()
 
     async def receive_until_lost(channel):
         await lost.wait()
         raise RedisConnectionError("Connection reset")
 
-    monkeypatch.setattr(layer, "receive", receive_until_lost)
+    monkeypatch.setattr(get_channel_layer(), "receive", receive_until_lost)
+    return lost.set
+
+
+@pytest.mark.parametrize(
+    "outage, once_authenticated",
+    [
+        (the_database_refuses_the_token_check, False),
+        (the_channel_layer_makes_no_channel, False),
+        (the_channel_layer_joins_no_group, False),
+        (the_channel_layer_stops_delivering_events, True),
+    ],
+    ids=lambda value: value.__name__.replace("_", " ") if callable(value) else None,
+)
+async def test_a_backend_the_socket_needs_going_down_closes_it_4503(alice, device_of, monkeypatch, outage, once_authenticated):
+    minted = await orm(device_of, alice)
+    cut = outage(monkeypatch)
     async with socket_client() as client:
-        await client.authenticate(minted.token)
-        lost.set()
+        if once_authenticated:
+            await client.authenticate(minted.token)
+            cut()
+        else:
+            await client.send_frame(ClientFrame.AUTHENTICATE, {"token": minted.token})
         assert await client.closed_with() == CloseCode.UNAVAILABLE
-    monkeypatch.setattr(layer, "receive", real_receive)
 
 
 async def test_an_unauthenticated_socket_holds_no_channel_layer_channel_until_its_token_is_valid(
@@ -252,7 +268,7 @@ async def test_a_handshake_without_origin_or_from_an_allowed_host_is_accepted(or
 async def test_a_handshake_from_another_origin_is_denied(origin, host):
     from channels.testing import WebsocketCommunicator
 
-    from dedwen.realtime.routing import websocket_application
+    from realtime.routing import websocket_application
 
     communicator = WebsocketCommunicator(websocket_application, "/ws/", headers=_handshake_headers(origin, host))
     connected, _ = await communicator.connect()
@@ -272,7 +288,7 @@ async def test_a_trusted_origin_and_https_behind_a_trusted_proxy_are_accepted(se
 async def test_a_path_other_than_ws_is_denied():
     from channels.testing import WebsocketCommunicator
 
-    from dedwen.realtime.routing import websocket_application
+    from realtime.routing import websocket_application
 
     connected, _ = await WebsocketCommunicator(websocket_application, "/elsewhere/").connect()
     assert connected is False
@@ -331,17 +347,19 @@ async def test_a_binary_frame_after_authentication_gets_an_error_frame(alice, de
 
 @pytest.fixture
 def handlers(monkeypatch):
-    """Replace the dispatch table with the given handlers (plus ping) for sockets authenticated afterwards."""
+    """Replace every registered socket app with one handling just the given frames (the kernel still answers ping)."""
 
     def install(table):
-        monkeypatch.setattr(consumer_module, "frame_handlers", lambda: {ClientFrame.PING: consumer_module.pong, **table})
+        monkeypatch.setattr(registry, "_apps", {})
+        monkeypatch.setattr(registry, "_handlers", {})
+        registry.register(registry.SocketApp(name="test", handlers=table))
 
     return install
 
 
 async def test_a_handler_refusal_and_a_database_outage_become_error_frames(alice, device_of, handlers):
     async def refuse(ctx, data, ref):
-        raise FrameError(ErrorCode.NOT_FOUND, "no such conversation")
+        raise NotFound("no such conversation")
 
     async def outage(ctx, data, ref):
         raise db.Unavailable("OperationalError")
@@ -349,15 +367,15 @@ async def test_a_handler_refusal_and_a_database_outage_become_error_frames(alice
     async def echo(ctx, data, ref):
         await ctx.send_frame(ServerFrame.ACK, {"user_id": ctx.user_id, "got": dict(data)}, ref)
 
-    handlers({ClientFrame.MESSAGE_READ: refuse, ClientFrame.MESSAGE_SEND: outage, ClientFrame.TYPING: echo})
+    handlers({MessagingClientFrame.MESSAGE_READ: refuse, MessagingClientFrame.MESSAGE_SEND: outage, MessagingClientFrame.TYPING: echo})
     minted = await orm(device_of, alice)
     async with socket_client() as client:
         await client.authenticate(minted.token)
-        await client.send_frame(ClientFrame.MESSAGE_READ, {}, ref="a")
+        await client.send_frame(MessagingClientFrame.MESSAGE_READ, {}, ref="a")
         refused = await client.next_frame(ServerFrame.ERROR)
-        await client.send_frame(ClientFrame.MESSAGE_SEND, {}, ref="b")
+        await client.send_frame(MessagingClientFrame.MESSAGE_SEND, {}, ref="b")
         unavailable = await client.next_frame(ServerFrame.ERROR)
-        await client.send_frame(ClientFrame.TYPING, {"conversation_id": 1}, ref="c")
+        await client.send_frame(MessagingClientFrame.TYPING, {"conversation_id": 1}, ref="c")
         echoed = await client.next_frame(ServerFrame.ACK)
     assert refused == {"type": "error", "ref": "a", "data": {"code": ErrorCode.NOT_FOUND, "message": "no such conversation"}}
     assert unavailable["data"]["code"] == ErrorCode.UNAVAILABLE and unavailable["ref"] == "b"
@@ -369,7 +387,7 @@ async def test_a_frame_type_without_a_handler_is_unknown(alice, device_of, handl
     minted = await orm(device_of, alice)
     async with socket_client() as client:
         await client.authenticate(minted.token)
-        await client.send_frame(ClientFrame.SYNC, {"after": 0})
+        await client.send_frame(MessagingClientFrame.SYNC, {"after": 0})
         assert (await client.next_frame(ServerFrame.ERROR))["data"]["code"] == ErrorCode.UNKNOWN_TYPE
 
 
@@ -394,7 +412,7 @@ async def test_a_flood_beyond_the_frame_budget_closes_4429(alice, device_of, set
 
 async def test_group_frames_are_relayed_verbatim(alice, device_of):
     minted = await orm(device_of, alice)
-    text = encode_frame(ServerFrame.NOTIFICATION, {"id": 1, "text": "hi"})
+    text = encode_frame(MessagingServerFrame.NOTIFICATION, {"id": 1, "text": "hi"})
     async with socket_client() as client:
         await client.authenticate(minted.token)
         await get_channel_layer().group_send(user_group(alice.pk), {"type": EVENT_FRAME, "text": text})
@@ -448,18 +466,10 @@ async def test_reauthenticating_before_expiry_keeps_the_socket_open_past_the_fir
         await client.authenticate(short.token)
         await client.send_frame(ClientFrame.AUTHENTICATE, {"token": longer.token})
         await client.next_frame(ServerFrame.AUTHENTICATED)
-        await _until(lambda: time.time() > claims_of(short.token)["exp"] + 0.3)
+        await auntil(lambda: time.time() > claims_of(short.token)["exp"] + 0.3, what="the short token expiring")
         await client.send_frame(ClientFrame.PING, {})
         assert (await client.next_frame(ServerFrame.PONG))["type"] == ServerFrame.PONG
         assert await client.closed_with() == CloseCode.UNAUTHORIZED  # the longer token runs out too
-
-
-async def _until(condition, timeout: float = 5.0) -> None:
-    """Wait (bounded) until a condition holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 # Revocation ---------------------------------------------------------------------------------------

@@ -1,7 +1,13 @@
 """The handshake against a real daphne process, seen by a non-browser client."""
 
-from dedwen.realtime.protocol import ClientFrame, CloseCode, ServerFrame
-from tests.support.realtime import authenticate, closed_with, next_frame, open_socket, send_frame
+from realtime.protocol import ClientFrame, CloseCode, ServerFrame
+from tests.support.realtime import (
+    authenticate,
+    closed_with,
+    next_frame,
+    open_socket,
+    send_frame,
+)
 
 
 def test_a_valid_first_frame_authenticates_the_socket_and_ping_gets_pong(daphne_server, alice, login):

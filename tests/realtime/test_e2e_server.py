@@ -1,7 +1,7 @@
 """The protocol server's own limits against a real daphne, seen through raw sockets.
 
 Over-long HTTP requests are answered readably; a client that stops reading is closed with 4409
-while a reading one is unaffected (dedwen/realtime/server.py).
+while a reading one is unaffected (realtime/server.py).
 """
 
 from __future__ import annotations
@@ -10,9 +10,17 @@ import socket
 
 import pytest
 
-from dedwen.realtime.protocol import ClientFrame, CloseCode, ServerFrame
+from messaging.protocol import MessagingClientFrame, MessagingServerFrame
+from realtime.protocol import ClientFrame, CloseCode, ServerFrame
 from tests.support.messaging import direct
-from tests.support.realtime import WAIT, authenticate, encode, next_frame, open_socket, send_frame
+from tests.support.realtime import (
+    WAIT,
+    authenticate,
+    encode,
+    next_frame,
+    open_socket,
+    send_frame,
+)
 from tests.support.server import read_until_close_frame, send_text_frame, stalled_socket
 
 
@@ -69,9 +77,9 @@ def test_a_client_that_stops_reading_is_closed_4409_and_a_reading_one_is_unaffec
         authenticate(sender, bobs.token)
         body = "x" * 30_000
         for n in range(400):  # at most 12 MB towards the stalled socket: far past its buffer and the kernel's
-            send_frame(sender, ClientFrame.MESSAGE_SEND, {"conversation_id": conversation.pk, "body": body, "client_id": f"m{n}"}, ref=str(n))
+            send_frame(sender, MessagingClientFrame.MESSAGE_SEND, {"conversation_id": conversation.pk, "body": body, "client_id": f"m{n}"}, ref=str(n))
             next_frame(sender, ServerFrame.ACK)
-            assert next_frame(reader, ServerFrame.MESSAGE_NEW)["data"]["message"]["client_id"] == f"m{n}"
+            assert next_frame(reader, MessagingServerFrame.MESSAGE_NEW)["data"]["message"]["client_id"] == f"m{n}"
             if "[WebSocket] Closing a slow reader with 4409" in server.log():
                 break
         log = server.wait_for_log("[WebSocket] Closing a slow reader with 4409")

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bench.parse import SHAPES, Shape
-from dedwen.realtime.protocol import ClientFrame, CloseCode, ErrorCode, ServerFrame
-from tests.support.realtime import authenticate, closed_with, next_frame, open_socket, send_frame
+from realtime.protocol import ClientFrame, CloseCode, ErrorCode, ServerFrame
+from tests.support.realtime import (
+    authenticate,
+    closed_with,
+    next_frame,
+    open_socket,
+    send_frame,
+)
 
 FRAME_LIMIT = 65536  # the contract's default DEDWEN_WS_MAX_FRAME
 JSON_SHAPES = [shape for shape in SHAPES if not shape.name.startswith("redaction")]

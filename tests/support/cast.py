@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from functools import cache
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from rest_framework.test import APIClient
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from dedwen.realtime import publish
-from dedwen.realtime.protocol import EVENT_FRAME
+from realtime import publish
+from realtime.protocol import EVENT_FRAME
 
 
 @dataclass
@@ -41,7 +41,7 @@ def broadcasts(monkeypatch, django_capture_on_commit_callbacks):
             revoke_device(device=device, reason=...)
         assert sent.groups() == [f"device.{device.pk}"]
     """
-    real_send = publish._send_now
+    real_send = publish._deliver
 
     @contextmanager
     def capture():
@@ -51,11 +51,11 @@ def broadcasts(monkeypatch, django_capture_on_commit_callbacks):
             captured.sent.extend((group, event) for group in groups)
             real_send(groups, event)
 
-        monkeypatch.setattr(publish, "_send_now", recording_send)
+        monkeypatch.setattr(publish, "_deliver", recording_send)
         try:
             with django_capture_on_commit_callbacks(execute=True):
                 yield captured
         finally:
-            monkeypatch.setattr(publish, "_send_now", real_send)
+            monkeypatch.setattr(publish, "_deliver", real_send)
 
     return capture

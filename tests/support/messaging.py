@@ -47,7 +47,9 @@ def api():
 def fresh_throttles():
     """Start every test with no REST throttle counted (user ids come back in a new test database)."""
     if settings.REDIS_URL:
-        from tests.support.presence import delete_keys  # here: a plugin module imported early is not assert-rewritten
+        from tests.support.presence import (
+            delete_keys,  # here: a plugin module imported early is not assert-rewritten
+        )
 
         delete_keys(settings.REDIS_URL, f"{settings.CACHES['default']['KEY_PREFIX']}:*")
     else:

@@ -9,6 +9,11 @@ Real sockets (blocking, the `websockets` library; pair with `daphne_server` from
     frame = next_frame(ws, ServerFrame.PONG)     # skips other frame types; bounded wait
     assert closed_with(ws) == CloseCode.UNAUTHORIZED   # waits (bounded) for the server's close code
 
+A frame handler called directly (with a RecordingSocket's ctx) that must refuse:
+
+    refusal = await refusal_of(handler, ctx, data)   # the `error` frame's code and message
+    assert refusal.code == ErrorCode.NOT_FOUND
+
 In process (async; the consumer behind the origin check, on the configured channel layer):
 
     async with socket_client(headers=[(b"origin", b"http://localhost")]) as client:
@@ -25,13 +30,17 @@ from __future__ import annotations
 import json
 import time
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from channels.testing import WebsocketCommunicator
+from rest_framework.exceptions import ValidationError
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from dedwen.realtime.protocol import ClientFrame, ServerFrame
+from realtime.errors import JsonableError, as_error_data
+from realtime.protocol import ClientFrame, ServerFrame
 
 WAIT = 5.0  # seconds: the bound on every wait for a frame or a close
 
@@ -105,6 +114,24 @@ def authenticate(ws: ClientConnection, token: str, *, ref: str | None = None) ->
     return frame
 
 
+# Frame handlers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What the `error` frame of a refused client frame says."""
+
+    code: str
+    message: str
+
+
+async def refusal_of(handler, ctx, data: dict, ref: str | None = None) -> Refusal:
+    """Call a frame handler that must refuse the frame; return the `error` frame's code and message."""
+    with pytest.raises((JsonableError, ValidationError)) as refused:
+        await handler(ctx, data, ref)
+    return Refusal(**as_error_data(refused.value))
+
+
 # In process -------------------------------------------------------------------------------------
 
 
@@ -164,7 +191,7 @@ class SocketClient:
 @asynccontextmanager
 async def socket_client(*, path: str = "/ws/", headers: list[tuple[bytes, bytes]] | None = None):
     """Connect an in-process client to the WebSocket application; disconnect it afterwards."""
-    from dedwen.realtime.routing import websocket_application
+    from realtime.routing import websocket_application
 
     communicator = WebsocketCommunicator(websocket_application, path, headers=headers or [])
     connected, _ = await communicator.connect(timeout=WAIT)

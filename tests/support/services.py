@@ -11,7 +11,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from dedwen.realtime.context import SocketContext
+from realtime.context import SocketContext
 
 
 def require_redis() -> str:

@@ -7,14 +7,14 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from messaging.demo import seed_conversations
+from accounts.signals import demo_users_seeded
 
 DEMO_PASSWORD = "dedwen-demo-pass"
 DEMO_USERS = [("alice", "alice@example.com", True), ("bob", "bob@example.com", False), ("carol", "carol@example.com", False)]
 
 
 class Command(BaseCommand):
-    help = "Create demo users alice (an admin), bob and carol, and their demo conversations. Idempotent."
+    help = "Create demo users alice (an admin), bob and carol, and the other apps' demo data for them. Idempotent."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -38,7 +38,7 @@ class Command(BaseCommand):
                 user.is_staff = user.is_superuser = is_admin
                 user.save()
             users[username] = user
-        seed_conversations(users=users)
+        demo_users_seeded.send(sender=self.__class__, users=users)
         self.stdout.write(
             f"Demo users: {', '.join(users)} (password: {DEMO_PASSWORD}); alice is an admin at /admin/."
         )

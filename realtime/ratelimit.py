@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
-from dedwen.env import Rate
+
+class Rate(Protocol):
+    """A token-bucket budget (DEDWEN_WS_RATE): up to `burst` frames at once, refilled at `per_second`."""
+
+    burst: int
+    per_second: float
 
 
 class TokenBucket:

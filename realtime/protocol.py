@@ -1,4 +1,8 @@
-"""The WebSocket protocol, named once: frame types, close codes and error codes (docs/protocol.md)."""
+"""The kernel's side of the WebSocket protocol, named once: its frames, close codes and error codes.
+
+Each socket app names its own frames in its own `protocol` module and registers them with its
+handlers (realtime.registry); docs/protocol.md describes them all.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +10,18 @@ from enum import IntEnum, StrEnum
 
 
 class ClientFrame(StrEnum):
-    """Frame types a client may send."""
+    """Frame types a client may send to the kernel itself."""
 
     AUTHENTICATE = "authenticate"
-    MESSAGE_SEND = "message.send"
-    MESSAGE_READ = "message.read"
-    TYPING = "typing"
-    SYNC = "sync"
     PING = "ping"
 
 
 class ServerFrame(StrEnum):
-    """Frame types the server sends."""
+    """Frame types the kernel itself sends."""
 
     AUTHENTICATED = "authenticated"
     ACK = "ack"
     ERROR = "error"
-    MESSAGE_NEW = "message.new"
-    MESSAGE_READ = "message.read"
-    TYPING = "typing"
-    PRESENCE_SNAPSHOT = "presence.snapshot"
-    PRESENCE = "presence"
-    NOTIFICATION = "notification"
-    SYNC_DONE = "sync.done"
     PONG = "pong"
 
 
@@ -40,7 +33,7 @@ class CloseCode(IntEnum):
     UNAUTHORIZED = 4401  # token missing/invalid/expired, or expired on a live socket without re-auth
     FORBIDDEN = 4403  # device revoked, user deactivated, re-auth as another user
     AUTH_TIMEOUT = 4408  # no valid `authenticate` within DEDWEN_WS_AUTH_TIMEOUT
-    SLOW_READER = 4409  # over DEDWEN_WS_SEND_BUFFER bytes left unread (sent by dedwen.realtime.server)
+    SLOW_READER = 4409  # over DEDWEN_WS_SEND_BUFFER bytes left unread (sent by realtime.server)
     TOO_LARGE = 4413  # frame over DEDWEN_WS_MAX_FRAME
     RATE_LIMITED = 4429  # frame budget exceeded
     TOO_MANY_SOCKETS = 4429  # same code (an alias): the user holds DEDWEN_WS_MAX_SOCKETS_PER_USER here already
@@ -55,17 +48,9 @@ class ErrorCode(StrEnum):
     INVALID = "invalid"  # data fails validation (wrong types, empty body, too long, ...)
     NOT_FOUND = "not_found"  # unknown conversation/message, or one the user may not see
     FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"  # contradicts what is stored (a client_id already used in another conversation)
     UNAVAILABLE = "unavailable"  # a backend (database) is down; nothing was stored
     INTERNAL = "internal"  # the server failed to handle the frame (a bug); the socket stays open
-
-
-class FrameError(Exception):
-    """A frame the server refuses after authentication: answered with an `error` frame."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 # Channel-layer event types (server-internal; never taken from a client frame).
@@ -81,13 +66,3 @@ def user_group(user_id: int) -> str:
 def device_group(device_id: int) -> str:
     """Return the group every socket of a device joins."""
     return f"device.{device_id}"
-
-
-def names_for_clients() -> dict[str, dict[str, str | int]]:
-    """Return the protocol's names as JSON for the browser client (base.html renders them for realtime.js)."""
-    return {
-        "client_frames": {member.name: member.value for member in ClientFrame},
-        "server_frames": {member.name: member.value for member in ServerFrame},
-        "close_codes": {member.name: member.value for member in CloseCode},
-        "error_codes": {member.name: member.value for member in ErrorCode},
-    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dedwen import strictjson
+from realtime import strictjson
 
 MAX_REF_LENGTH = 128
 

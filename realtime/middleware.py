@@ -1,4 +1,4 @@
-"""Project-wide HTTP middleware."""
+"""HTTP middleware: every error answer is JSON, and a lost database is a 503."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from http import HTTPStatus
 
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+
+from realtime.errors import json_error
 
 logger = logging.getLogger("dedwen.http")
 
@@ -26,11 +28,6 @@ class ServiceUnavailableMiddleware:
             logger.warning("database unavailable for %s %s: %s", request.method, request.path, type(exception).__name__)
             return unavailable_response()
         return None
-
-
-def json_error(code: str, message: str, http_status: int) -> JsonResponse:
-    """Return a plain Django JSON error in the project's shape (for answers outside DRF)."""
-    return JsonResponse({"error": {"code": code, "message": message}}, status=http_status)
 
 
 STATUS_CODES = {
@@ -68,7 +65,7 @@ class JSONErrorMiddleware:
 
     It is the outermost middleware, so it sees what Django made of every failure below it: handler
     pages (404, 500), debug pages, and the empty 405 of a plain view. Django's refusals of a request
-    (too many fields, a bad Host: handler400) are JSON on every path (dedwen.api.bad_request).
+    (too many fields, a bad Host: handler400) are JSON on every path (realtime.rest.bad_request).
     """
 
     def __init__(self, get_response):

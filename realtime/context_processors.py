@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from dedwen.realtime.protocol import names_for_clients
-
-_PROTOCOL = names_for_clients()
+from realtime.registry import names_for_clients
 
 
 def protocol(request: HttpRequest) -> dict[str, object]:
     """Expose the WebSocket protocol's names, which base.html hands to the JavaScript client."""
-    return {"dedwen_protocol": _PROTOCOL}
+    return {"dedwen_protocol": names_for_clients()}

@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from dedwen.realtime.protocol import ServerFrame
-
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-SendFrame = Callable[[ServerFrame, dict[str, Any], "str | None"], Awaitable[None]]
+SendFrame = Callable[[str, dict[str, Any], "str | None"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -34,6 +32,6 @@ class SocketContext:
 
 
 # A handler for one client frame type. `data` is the frame's (strictly parsed) object; `ref` is the
-# client's correlation id, to be carried by the reply. A refused frame raises protocol.FrameError;
-# a backend outage raises db.Unavailable. Handlers reply through ctx.send_frame.
+# client's correlation id, to be carried by the reply. A refused frame raises errors.JsonableError
+# (or DRF's ValidationError, answered `invalid`); a backend outage raises db.Unavailable. Handlers reply through ctx.send_frame.
 FrameHandler = Callable[[SocketContext, Mapping[str, Any], "str | None"], Awaitable[None]]

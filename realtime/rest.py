@@ -19,8 +19,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from dedwen import strictjson
-from dedwen.middleware import json_error
+from realtime import strictjson
+from realtime.errors import JsonableError, error_body, first_problem, json_error
 
 logger = logging.getLogger("dedwen.api")
 
@@ -87,17 +87,11 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Jso
     return json_error(code, message, http_status)
 
 
-def _message(detail) -> str:
-    if isinstance(detail, list) and detail:
-        return _message(detail[0])
-    if isinstance(detail, dict) and detail:
-        key, value = next(iter(detail.items()))
-        return f"{key}: {_message(value)}"
-    return str(detail)
-
-
 def exception_handler(exc, context):
-    """Shape DRF's errors as {"error": {...}}; a lost database is 503, a request Django refuses 400 or 413."""
+    """Shape every error as {"error": {...}}: JsonableError with its status, DRF's own, a lost database 503."""
+    if isinstance(exc, JsonableError):
+        fields = {"fields": {exc.field: [exc.message]}} if exc.field else {}
+        return Response(error_body(exc.code, exc.described, **fields), status=exc.status)
     if isinstance(exc, SuspiciousOperation):  # raised inside DRF: request.data, query_params, negotiation
         exc = RefusedRequest(exc)
     if isinstance(exc, (OperationalError, InterfaceError)):
@@ -110,12 +104,10 @@ def exception_handler(exc, context):
     codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
     if isinstance(detail, dict) and {"detail", "code"} <= set(detail):
         # SimpleJWT's shape: {"detail": message, "code": code[, "messages": [...]]}.
-        error = {"code": str(detail["code"]), "message": str(detail["detail"])}
+        response.data = error_body(str(detail["code"]), str(detail["detail"]))
     else:
-        error = {"code": codes if isinstance(codes, str) else "invalid", "message": _message(detail)}
-        if isinstance(detail, dict):
-            error["fields"] = detail
-    response.data = {"error": error}
+        fields = {"fields": detail} if isinstance(detail, dict) else {}
+        response.data = error_body(codes if isinstance(codes, str) else "invalid", first_problem(detail), **fields)
     if isinstance(exc, ServiceUnavailable):
         response["Retry-After"] = "5"
     return response
@@ -123,7 +115,7 @@ def exception_handler(exc, context):
 
 def error_response(code: str, message: str, http_status: int, **headers: str) -> Response:
     """Return a JSON error answer in the project's shape."""
-    response = Response({"error": {"code": code, "message": message}}, status=http_status)
+    response = Response(error_body(code, message), status=http_status)
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -17,46 +16,31 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rest_framework.exceptions import ValidationError
 
-from accounts.tokens import TokenFailure, TokenRejected
-from dedwen.realtime import db
-from dedwen.realtime.auth import TokenIdentity, authenticate_access_token, device_is_live
-from dedwen.realtime.context import FrameHandler, SocketContext
-from dedwen.realtime.frames import BadFrame, Frame, parse_frame
-from dedwen.realtime.protocol import (
+from realtime import db, registry
+from realtime.auth import Identity, Refusal, TokenRefused, authenticator
+from realtime.context import SocketContext
+from realtime.errors import JsonableError, as_error_data
+from realtime.frames import BadFrame, Frame, parse_frame
+from realtime.protocol import (
     EVENT_DEVICE_REVOKED,
     EVENT_FRAME,
     ClientFrame,
     CloseCode,
     ErrorCode,
-    FrameError,
     ServerFrame,
     device_group,
     user_group,
 )
-from dedwen.realtime.publish import encode_frame
-from dedwen.realtime.ratelimit import TokenBucket
-from dedwen.realtime.slots import SLOTS
+from realtime.publish import encode_frame
+from realtime.ratelimit import TokenBucket
+from realtime.slots import SLOTS
 
 logger = logging.getLogger("dedwen.realtime.socket")
 
 # What a backend outage looks like from here: the database (db.call), or Redis (layer, presence).
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (db.Unavailable, RedisError, OSError)
-
-# Token failures that mean "this device or user may no longer be served" rather than "bad token".
-_FORBIDDEN_FAILURES = {TokenFailure.REVOKED}
-
-
-async def pong(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
-    """Answer a ping."""
-    await ctx.send_frame(ServerFrame.PONG, {}, ref)
-
-
-def frame_handlers() -> dict[ClientFrame, FrameHandler]:
-    """Return the dispatch table for authenticated sockets: ping plus the apps' handlers."""
-    from messaging.realtime import HANDLERS as messaging_handlers
-
-    return {**messaging_handlers, ClientFrame.PING: pong}
 
 
 class SocketConsumer(AsyncWebsocketConsumer):
@@ -65,8 +49,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.ctx: SocketContext | None = None  # set once authenticated
-        self._presence_ctx: SocketContext | None = None  # the ctx presence was told about
-        self._handlers: dict[ClientFrame, FrameHandler] = {}
+        self._opened_ctx: SocketContext | None = None  # the ctx the socket apps' open hooks were given
         self._joined: list[str] = []
         self._closed = False
         self._close_code: int | None = None
@@ -182,17 +165,18 @@ class SocketConsumer(AsyncWebsocketConsumer):
             await self._handle(frame)
 
     async def websocket_disconnect(self, message) -> None:
-        """Tell presence, leave the groups, log, and stop."""
+        """Tell the socket apps, leave the groups, log, and stop."""
         self._closed = True
         self._stop_timer()
         code = self._close_code if self._close_code is not None else message.get("code")
-        if self._presence_ctx is not None:
-            from presence import realtime as presence
-
-            try:
-                await presence.socket_closed(self._presence_ctx)
-            except Exception:  # noqa: BLE001 - presence must not keep the socket from being cleaned up
-                logger.exception("presence could not record a closed socket")
+        if self._opened_ctx is not None:
+            for app in registry.apps():
+                if app.on_close is None:
+                    continue
+                try:
+                    await app.on_close(self._opened_ctx)
+                except Exception:  # noqa: BLE001 - no app may keep the socket from being cleaned up
+                    logger.exception("%s could not record a closed socket", app.name)
         await self._leave_groups()
         if self.ctx is not None:
             logger.info("[WebSocket] Connection closed for user %s: code=%s", self.ctx.user_id, code)
@@ -208,8 +192,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
             await self._close(CloseCode.BAD_FRAME)
             return
         try:
-            identity = await db.call(authenticate_access_token, frame.data.get("token"))
-        except TokenRejected as exc:
+            identity = await db.call(authenticator().authenticate, frame.data.get("token"))
+        except TokenRefused as exc:
             await self._refuse(exc)
             return
         except db.Unavailable:
@@ -217,11 +201,11 @@ class SocketConsumer(AsyncWebsocketConsumer):
             return
         if self._closed:  # the auth timer fired while the token was being checked
             return
-        if not SLOTS.take(user_id=identity.user.pk, limit=settings.DEDWEN_WS_MAX_SOCKETS_PER_USER):
-            logger.info("[WebSocket] User %s already holds the most sockets allowed on this process", identity.user.pk)
+        if not SLOTS.take(user_id=identity.user_id, limit=settings.DEDWEN_WS_MAX_SOCKETS_PER_USER):
+            logger.info("[WebSocket] User %s already holds the most sockets allowed on this process", identity.user_id)
             await self._close(CloseCode.TOO_MANY_SOCKETS)
             return
-        self._slot_user = identity.user.pk
+        self._slot_user = identity.user_id
         try:
             await self._subscribe()
             ctx = self._context(identity)
@@ -233,19 +217,19 @@ class SocketConsumer(AsyncWebsocketConsumer):
             return
         if self._closed:
             return
-        self.ctx = self._presence_ctx = ctx
-        self._handlers = frame_handlers()
+        self.ctx = self._opened_ctx = ctx
         self._recheck_at = asyncio.get_running_loop().time() + settings.DEDWEN_WS_DEVICE_RECHECK
         self._expire_at(identity.expires_at)
         await self._send_authenticated(identity, frame.ref)
-        from presence import realtime as presence
-
-        try:
-            await presence.socket_opened(ctx)
-        except BACKEND_ERRORS as exc:
-            logger.warning("presence unavailable at authentication: %s", type(exc).__name__)
-            await self._close(CloseCode.UNAVAILABLE)
-            return
+        for app in registry.apps():
+            if app.on_open is None:
+                continue
+            try:
+                await app.on_open(ctx)
+            except BACKEND_ERRORS as exc:
+                logger.warning("%s unavailable at authentication: %s", app.name, type(exc).__name__)
+                await self._close(CloseCode.UNAVAILABLE)
+                return
         logger.info("[WebSocket] User %s authenticated and connected", ctx.user_id)
 
     async def _reauthenticate(self, frame: Frame) -> None:
@@ -255,8 +239,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
             await self._send_error(ErrorCode.BAD_FRAME, "`authenticate` needs data with a token", frame.ref)
             return
         try:
-            identity = await db.call(authenticate_access_token, frame.data.get("token"))
-        except TokenRejected as exc:
+            identity = await db.call(authenticator().authenticate, frame.data.get("token"))
+        except TokenRefused as exc:
             await self._refuse(exc, live=True)
             return
         except db.Unavailable:
@@ -264,13 +248,13 @@ class SocketConsumer(AsyncWebsocketConsumer):
             return
         if self._closed:
             return
-        if identity.user.pk != self.ctx.user_id:
+        if identity.user_id != self.ctx.user_id:
             logger.info("[WebSocket] re-authentication as another user refused on a socket of user %s", self.ctx.user_id)
             await self._close(CloseCode.FORBIDDEN)
             return
-        if identity.device.pk != self.ctx.device_id:
+        if identity.device_id != self.ctx.device_id:
             try:
-                await self._join(device_group(identity.device.pk))
+                await self._join(device_group(identity.device_id))
                 await self._leave(device_group(self.ctx.device_id))
             except BACKEND_ERRORS:
                 await self._close(CloseCode.UNAVAILABLE)
@@ -279,27 +263,27 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self._expire_at(identity.expires_at)
         await self._send_authenticated(identity, frame.ref)
 
-    async def _refuse(self, exc: TokenRejected, *, live: bool = False) -> None:
+    async def _refuse(self, exc: TokenRefused, *, live: bool = False) -> None:
         """Close for a refused token: 4403 when the device or user is done, 4401 otherwise."""
-        forbidden = exc.failure in _FORBIDDEN_FAILURES or (live and exc.failure == TokenFailure.INACTIVE)
-        logger.info("[WebSocket] token refused: %s", exc.failure.value)
+        forbidden = exc.refusal is Refusal.REVOKED or (live and exc.refusal is Refusal.INACTIVE)
+        logger.info("[WebSocket] token refused: %s", exc.reason)
         await self._close(CloseCode.FORBIDDEN if forbidden else CloseCode.UNAUTHORIZED)
 
-    def _context(self, identity: TokenIdentity) -> SocketContext:
+    def _context(self, identity: Identity) -> SocketContext:
         return SocketContext(
-            user_id=identity.user.pk,
-            username=identity.user.get_username(),
-            device_id=identity.device.pk,
+            user_id=identity.user_id,
+            username=identity.username,
+            device_id=identity.device_id,
             channel_name=self.channel_name,
             send_frame=self.send_frame,
         )
 
-    async def _send_authenticated(self, identity: TokenIdentity, ref: str | None) -> None:
+    async def _send_authenticated(self, identity: Identity, ref: str | None) -> None:
         await self.send_frame(
             ServerFrame.AUTHENTICATED,
             {
-                "user": {"id": identity.user.pk, "username": identity.user.get_username()},
-                "device_id": identity.device.pk,
+                "user": {"id": identity.user_id, "username": identity.username},
+                "device_id": identity.device_id,
                 "expires_at": identity.expires_at,
             },
             ref,
@@ -315,37 +299,35 @@ class SocketConsumer(AsyncWebsocketConsumer):
     # Frames after authentication ----------------------------------------------------------------
 
     async def _handle(self, frame: Frame) -> None:
-        """Run the handler the dispatch table names for the frame; every refusal is an `error` frame."""
-        try:
-            frame_type = ClientFrame(frame.type)
-        except ValueError:
-            await self._send_error(ErrorCode.UNKNOWN_TYPE, "unknown frame type", frame.ref)
-            return
-        if frame_type is ClientFrame.AUTHENTICATE:
+        """Answer the kernel's own frames, or run the handler a socket app registered; every refusal is an `error` frame."""
+        if frame.type == ClientFrame.AUTHENTICATE:
             await self._reauthenticate(frame)
             return
-        handler = self._handlers.get(frame_type)
+        if frame.type == ClientFrame.PING:
+            await self.send_frame(ServerFrame.PONG, {}, frame.ref)
+            return
+        handler = registry.handler_for(frame.type)
         if handler is None:
-            await self._send_error(ErrorCode.UNKNOWN_TYPE, f"`{frame_type}` is not accepted from clients", frame.ref)
+            await self._send_error(ErrorCode.UNKNOWN_TYPE, "unknown frame type", frame.ref)
             return
         data = MappingProxyType(frame.data if frame.data is not None else {})
         try:
             await handler(self.ctx, data, frame.ref)
-        except FrameError as exc:
-            await self._send_error(exc.code, exc.message, frame.ref)
+        except (JsonableError, ValidationError) as exc:
+            await self.send_frame(ServerFrame.ERROR, as_error_data(exc), frame.ref)
         except db.Unavailable:
             await self._send_error(ErrorCode.UNAVAILABLE, "the database is unavailable; nothing was stored", frame.ref)
         except Exception:  # noqa: BLE001 - a handler bug answers this frame; the socket stays open
-            logger.exception("frame handler for %s failed", frame_type.value)
+            logger.exception("frame handler for %s failed", frame.type)
             await self._send_error(ErrorCode.INTERNAL, "the server could not handle this frame", frame.ref)
 
-    async def send_frame(self, frame_type: ServerFrame, data: dict[str, Any], ref: str | None = None) -> None:
+    async def send_frame(self, frame_type: str, data: dict[str, Any], ref: str | None = None) -> None:
         """Send one frame to this socket (nothing once it is closing)."""
         if not self._closed:
             await self.send(text_data=encode_frame(frame_type, data, ref))
 
-    async def _send_error(self, code: ErrorCode, message: str, ref: str | None) -> None:
-        await self.send_frame(ServerFrame.ERROR, {"code": code.value, "message": message}, ref)
+    async def _send_error(self, code: str, message: str, ref: str | None) -> None:
+        await self.send_frame(ServerFrame.ERROR, {"code": str(code), "message": message}, ref)
 
     # Channel-layer events -----------------------------------------------------------------------
 
@@ -404,7 +386,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         assert self.ctx is not None
         self._recheck_at = asyncio.get_running_loop().time() + settings.DEDWEN_WS_DEVICE_RECHECK
         try:
-            live = await db.call(device_is_live, device_id=self.ctx.device_id, user_id=self.ctx.user_id)
+            live = await db.call(authenticator().is_live, device_id=self.ctx.device_id, user_id=self.ctx.user_id)
         except db.Unavailable:
             logger.warning("device re-check skipped: the database is unavailable")
             return

@@ -29,7 +29,8 @@ from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
 from twisted.web import http
 
-from dedwen.realtime.protocol import CloseCode
+from realtime.errors import error_body
+from realtime.protocol import CloseCode
 
 logger = logging.getLogger("dedwen.realtime.server")
 
@@ -122,7 +123,7 @@ class BoundedHTTPChannel(http.HTTPChannel):
         if self._refused:
             return
         self._refused = True
-        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        body = json.dumps(error_body(code, message)).encode()
         self.transport.write(
             b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nConnection: close\r\n"
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body

@@ -1,1 +1,0 @@
-"""The WebSocket side of dedwen: protocol, consumer, channel layer plumbing."""

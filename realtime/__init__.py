@@ -1,0 +1,1 @@
+"""The real-time kernel, which imports no other app: socket apps plug into it (realtime.registry)."""

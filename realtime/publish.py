@@ -1,0 +1,177 @@
+"""Push frames to users' sockets on every process: one API, a sync and an async twin.
+
+- `publish(...)` from sync code (services): after the current transaction commits, by default;
+  `at_commit=False` for a frame that stores nothing (typing).
+- `apublish(...)` from the event loop: at once.
+- `close_device_sockets(...)` after commit: every live socket of the devices closes with 4403.
+
+Each frame is serialized once and fanned out to the users' groups. A send never makes a database
+thread wait for the channel layer: code running for an event loop (the loop itself, or a thread it
+handed work to through db.call or Django's ASGI handler) hands the event to that loop, where one
+task per loop sends everything in the order it was handed over. Only where no loop is serving
+(management commands, sync tests) does the caller send and wait. Delivery is best effort: a
+layer failure is logged, never raised, so a stored change is never undone by a lost push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from collections import deque
+from collections.abc import Iterable
+from contextvars import ContextVar
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+from realtime.protocol import (
+    EVENT_DEVICE_REVOKED,
+    EVENT_FRAME,
+    device_group,
+    user_group,
+)
+
+logger = logging.getLogger("dedwen.realtime.publish")
+
+# The event loop the current code works for. Set on the loop (db.call, the ASGI entry) and carried
+# into worker threads by asgiref, which runs sync code in a copy of the caller's context.
+serving_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar("serving_loop", default=None)
+
+Event = dict[str, Any]
+
+
+def encode_frame(frame_type: str, data: dict[str, Any], ref: str | None = None) -> str:
+    """Serialize a server frame once, as compact JSON."""
+    frame: dict[str, Any] = {"type": str(frame_type), "data": data}
+    if ref is not None:
+        frame["ref"] = ref
+    return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+
+
+def _frame_event(frame_type: str, data: dict[str, Any]) -> Event:
+    return {"type": EVENT_FRAME, "text": encode_frame(frame_type, data)}
+
+
+def _user_groups(user_ids: Iterable[int]) -> list[str]:
+    return list(dict.fromkeys(user_group(user_id) for user_id in user_ids))
+
+
+def publish(*, user_ids: Iterable[int], frame_type: str, data: dict[str, Any], at_commit: bool = True) -> None:
+    """Push a frame to every socket of the users: once the current transaction commits, or now."""
+    groups = _user_groups(user_ids)
+    if not groups:
+        return
+    event = _frame_event(frame_type, data)
+    if at_commit:
+        transaction.on_commit(lambda: _deliver(groups, event), robust=True)
+    else:
+        _deliver(groups, event)
+
+
+async def apublish(*, user_ids: Iterable[int], frame_type: str, data: dict[str, Any]) -> None:
+    """Push a frame to every socket of the users, now, from the event loop."""
+    groups = _user_groups(user_ids)
+    if groups:
+        await _send(groups, _frame_event(frame_type, data))
+
+
+def close_device_sockets(*, device_ids: Iterable[int]) -> None:
+    """Close every live socket of the devices (4403) once the current transaction commits, on every process."""
+    groups = list(dict.fromkeys(device_group(device_id) for device_id in device_ids))
+    if groups:
+        event = {"type": EVENT_DEVICE_REVOKED}
+        transaction.on_commit(lambda: _deliver(groups, event), robust=True)
+
+
+async def _send(groups: list[str], event: Event) -> None:
+    """Send one event to groups through the channel layer; log a failure, never raise it.
+
+    Several groups go out in one call when the layer can (dedwen's layers: serialized once, pipelined).
+    """
+    layer = get_channel_layer()
+    if len(groups) > 1 and hasattr(layer, "group_send_many"):
+        try:
+            await layer.group_send_many(groups, event)
+        except Exception as exc:  # noqa: BLE001 - a down layer must not fail the change that was stored
+            logger.warning("live event to %d groups (%s, ...) not sent: %s: %s", len(groups), groups[0], type(exc).__name__, exc)
+        return
+    for group in groups:
+        try:
+            await layer.group_send(group, event)
+        except Exception as exc:  # noqa: BLE001 - a down layer must not fail the change that was stored
+            logger.warning("live event to %s not sent: %s: %s", group, type(exc).__name__, exc)
+
+
+class _Outbox:
+    """The sends handed to one event loop, made one after another by at most one task."""
+
+    __slots__ = ("pending", "sender")
+
+    def __init__(self) -> None:
+        self.pending: deque[tuple[list[str], Event]] = deque()
+        self.sender: asyncio.Task | None = None
+
+    def put(self, groups: list[str], event: Event) -> None:
+        """Queue a send behind the earlier ones; call on the outbox's loop."""
+        self.pending.append((groups, event))
+        if self.sender is None:
+            self.sender = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                groups, event = self.pending.popleft()
+                try:
+                    await _send(groups, event)
+                except Exception:  # noqa: BLE001 - one bad send must not stop the ones queued behind it
+                    logger.exception("live event to %s not sent", ", ".join(groups))
+        finally:
+            self.sender = None
+
+
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakref.WeakKeyDictionary()
+
+
+def _hand_over(groups: list[str], event: Event) -> None:
+    """Queue a send on the running loop's outbox; call on that loop."""
+    loop = asyncio.get_running_loop()
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        outbox = _outboxes[loop] = _Outbox()
+    outbox.put(groups, event)
+
+
+def _deliver(groups: list[str], event: Event) -> None:
+    """Send an event to groups: queued on the event loop this code serves, else sent while waiting."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        _hand_over(groups, event)
+        return
+    loop = serving_loop.get()
+    if loop is not None and loop.is_running():
+        try:
+            loop.call_soon_threadsafe(_hand_over, groups, event)
+            return
+        except RuntimeError:  # the loop closed since: send from here instead
+            pass
+    # A fresh loop: never wait on a loop that has stopped (a database thread at server shutdown).
+    async_to_sync(_send, force_new_loop=True)(groups, event)
+
+
+class ServingLoop:
+    """ASGI middleware: mark the code that serves a connection with its event loop (see `serving_loop`)."""
+
+    def __init__(self, application) -> None:
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        serving_loop.set(asyncio.get_running_loop())
+        return await self.application(scope, receive, send)
