@@ -8,7 +8,7 @@ import random
 
 import redis
 
-from presence.stores import Transitions
+from presence.stores import Status, Transitions
 
 ALICE, BOB = 201, 202
 DEADLINE = 10.0  # seconds: the bound on every wait below
@@ -29,11 +29,11 @@ async def until(condition, *, timeout: float = DEADLINE, step: float = 0.05):
 async def test_presence_crosses_processes(redis_stores):
     one, two = redis_stores(), redis_stores()
 
-    assert await one.open(user_id=ALICE, socket_id="one.a1") is True
+    assert await one.open(user_id=ALICE, socket_id="one.a1") is Status.ONLINE
     assert await two.online(user_ids=[ALICE]) == {ALICE}
-    assert await two.open(user_id=ALICE, socket_id="two.a1") is False
-    assert await one.close(user_id=ALICE, socket_id="one.a1") is False
-    assert await two.close(user_id=ALICE, socket_id="two.a1") is True
+    assert await two.open(user_id=ALICE, socket_id="two.a1") is None
+    assert await one.close(user_id=ALICE, socket_id="one.a1") is None
+    assert await two.close(user_id=ALICE, socket_id="two.a1") is Status.OFFLINE
     assert await one.online(user_ids=[ALICE]) == set()
 
 
@@ -47,7 +47,7 @@ async def test_concurrent_opens_and_closes_on_two_processes_make_one_transition_
         random.shuffle(ops)
         closed = await asyncio.gather(*(store.close(user_id=ALICE, socket_id=sid) for store, sid in ops))
 
-        assert (opened.count(True), closed.count(True)) == (1, 1)
+        assert (opened.count(Status.ONLINE), closed.count(Status.OFFLINE)) == (1, 1)
 
 
 async def test_interleaved_opens_and_closes_on_two_processes_alternate_transitions(redis_stores):
@@ -62,7 +62,7 @@ async def test_interleaved_opens_and_closes_on_two_processes_alternate_transitio
     await asyncio.gather(flap(one, "one"), flap(two, "two"))
 
     # Every online was followed by exactly one offline: the final state is offline, none doubled.
-    assert opened.count(True) == closed.count(True) >= 1
+    assert opened.count(Status.ONLINE) == closed.count(Status.OFFLINE) >= 1
     assert await one.online(user_ids=[ALICE]) == set()
 
 
@@ -129,8 +129,8 @@ async def test_an_unreachable_redis_degrades_presence_and_it_recovers(redis_stor
     await redis_proxy.cut()
 
     with caplog.at_level(logging.WARNING, logger="dedwen.presence"):
-        assert await store.open(user_id=BOB, socket_id="b1") is False  # no error: the socket is served
-        assert await store.close(user_id=ALICE, socket_id="a1") is False
+        assert await store.open(user_id=BOB, socket_id="b1") is None  # no error: the socket is served
+        assert await store.close(user_id=ALICE, socket_id="a1") is None
         assert await store.online(user_ids=[ALICE, BOB]) == {BOB}  # what this process knows
         assert not await store.maintain()
     assert "Redis unreachable" in caplog.text

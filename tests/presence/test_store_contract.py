@@ -6,13 +6,15 @@ import asyncio
 
 import pytest
 
+from presence.stores import Status
+
 ALICE, BOB = 101, 102
 
 
 async def test_a_users_first_socket_makes_them_online(make_store):
     store = make_store()
 
-    assert await store.open(user_id=ALICE, socket_id="a1") is True
+    assert await store.open(user_id=ALICE, socket_id="a1") is Status.ONLINE
 
     assert await store.online(user_ids=[ALICE, BOB]) == {ALICE}
 
@@ -21,8 +23,8 @@ async def test_a_second_socket_of_the_same_user_is_no_transition(make_store):
     store = make_store()
     await store.open(user_id=ALICE, socket_id="a1")
 
-    assert await store.open(user_id=ALICE, socket_id="a2") is False
-    assert await store.open(user_id=ALICE, socket_id="a2") is False  # the same socket again: idempotent
+    assert await store.open(user_id=ALICE, socket_id="a2") is None
+    assert await store.open(user_id=ALICE, socket_id="a2") is None  # the same socket again: idempotent
 
 
 async def test_only_the_last_socket_closing_makes_the_user_offline(make_store):
@@ -30,9 +32,9 @@ async def test_only_the_last_socket_closing_makes_the_user_offline(make_store):
     await store.open(user_id=ALICE, socket_id="a1")
     await store.open(user_id=ALICE, socket_id="a2")
 
-    assert await store.close(user_id=ALICE, socket_id="a1") is False
+    assert await store.close(user_id=ALICE, socket_id="a1") is None
     assert await store.online(user_ids=[ALICE]) == {ALICE}
-    assert await store.close(user_id=ALICE, socket_id="a2") is True
+    assert await store.close(user_id=ALICE, socket_id="a2") is Status.OFFLINE
     assert await store.online(user_ids=[ALICE]) == set()
 
 
@@ -40,19 +42,19 @@ async def test_closing_an_unknown_or_closed_socket_changes_nothing(make_store):
     store = make_store()
     await store.open(user_id=ALICE, socket_id="a1")
 
-    assert await store.close(user_id=ALICE, socket_id="nope") is False
-    assert await store.close(user_id=BOB, socket_id="a1") is False
+    assert await store.close(user_id=ALICE, socket_id="nope") is None
+    assert await store.close(user_id=BOB, socket_id="a1") is None
     assert await store.online(user_ids=[ALICE]) == {ALICE}
-    assert await store.close(user_id=ALICE, socket_id="a1") is True
-    assert await store.close(user_id=ALICE, socket_id="a1") is False
+    assert await store.close(user_id=ALICE, socket_id="a1") is Status.OFFLINE
+    assert await store.close(user_id=ALICE, socket_id="a1") is None
 
 
 async def test_users_are_counted_apart(make_store):
     store = make_store()
     await store.open(user_id=ALICE, socket_id="a1")
 
-    assert await store.open(user_id=BOB, socket_id="b1") is True
-    assert await store.close(user_id=ALICE, socket_id="a1") is True
+    assert await store.open(user_id=BOB, socket_id="b1") is Status.ONLINE
+    assert await store.close(user_id=ALICE, socket_id="a1") is Status.OFFLINE
     assert await store.online(user_ids=[ALICE, BOB]) == {BOB}
 
 
@@ -63,8 +65,8 @@ async def test_concurrent_opens_and_closes_make_exactly_one_transition_each_way(
     opened = await asyncio.gather(*(store.open(user_id=ALICE, socket_id=s) for s in sockets))
     closed = await asyncio.gather(*(store.close(user_id=ALICE, socket_id=s) for s in sockets))
 
-    assert opened.count(True) == 1
-    assert closed.count(True) == 1
+    assert opened.count(Status.ONLINE) == 1
+    assert closed.count(Status.OFFLINE) == 1
     assert await store.online(user_ids=[ALICE]) == set()
 
 
@@ -84,7 +86,7 @@ async def test_shutdown_unregisters_every_socket_and_names_who_went_offline(make
     await store.open(user_id=ALICE, socket_id="a2")
     await store.open(user_id=BOB, socket_id="b1")
 
-    assert await store.shutdown() == {ALICE, BOB}
+    assert (await store.shutdown()).offline == {ALICE, BOB}
     assert await store.online(user_ids=[ALICE, BOB]) == set()
 
 
@@ -94,7 +96,7 @@ async def test_no_transition_is_lost_when_a_user_flaps(make_store, rounds):
     transitions = []
 
     for n in range(rounds):
-        transitions.append(("online", await store.open(user_id=ALICE, socket_id=f"a{n}")))
-        transitions.append(("offline", await store.close(user_id=ALICE, socket_id=f"a{n}")))
+        transitions.append(await store.open(user_id=ALICE, socket_id=f"a{n}"))
+        transitions.append(await store.close(user_id=ALICE, socket_id=f"a{n}"))
 
-    assert transitions == [("online", True), ("offline", True)] * rounds
+    assert transitions == [Status.ONLINE, Status.OFFLINE] * rounds
