@@ -152,3 +152,72 @@ def _flush(prefix: str) -> None:
             client.delete(*keys)
     finally:
         client.close()
+
+
+async def test_two_processes_racing_an_idle_and_a_close_make_each_change_once(redis_stores):
+    for round_number in range(20):
+        one, two = redis_stores(), redis_stores()
+        await one.open(user_id=ALICE, socket_id=f"one.{round_number}")
+        await two.open(user_id=ALICE, socket_id=f"two.{round_number}")
+        await two.activity(user_id=ALICE, socket_id=f"two.{round_number}", idle=True)
+        races = [
+            one.activity(user_id=ALICE, socket_id=f"one.{round_number}", idle=True),
+            two.close(user_id=ALICE, socket_id=f"two.{round_number}"),
+        ]
+        random.shuffle(races)
+
+        changes = [change for change in await asyncio.gather(*races) if change is not None]
+
+        assert changes == [Status.IDLE]  # online -> idle once, whichever ran first
+        assert await two.statuses(user_ids=[ALICE]) == {ALICE: Status.IDLE}
+        assert await one.close(user_id=ALICE, socket_id=f"one.{round_number}") is Status.OFFLINE
+
+
+async def test_a_clean_stop_leaves_its_users_in_the_grace_and_another_process_ends_it_once(redis_stores):
+    stopping, other, third = redis_stores(grace=0.3), redis_stores(grace=0.3), redis_stores(grace=0.3)
+    await stopping.open(user_id=ALICE, socket_id="stopping.a1")
+    await stopping.open(user_id=BOB, socket_id="stopping.b1")
+    await other.open(user_id=BOB, socket_id="other.b1")
+
+    changes = await stopping.shutdown()
+
+    assert not changes and changes.waiting == {ALICE}  # bob still has a socket elsewhere
+    assert await other.statuses(user_ids=[ALICE, BOB]) == {ALICE: Status.ONLINE, BOB: Status.ONLINE}
+    offline: list[int] = []
+
+    async def ended():
+        found = await asyncio.gather(other.due(), third.due())
+        offline.extend(user_id for users in found for user_id in users)
+        return offline
+
+    assert await until(ended) == [ALICE]
+
+
+async def test_reconnecting_to_another_process_within_the_grace_announces_nothing(redis_stores):
+    stopping, other = redis_stores(grace=60), redis_stores(grace=60)
+    await stopping.open(user_id=ALICE, socket_id="stopping.a1")
+    await stopping.shutdown()
+
+    assert await other.open(user_id=ALICE, socket_id="other.a1") is None
+    assert await other.waiting() == 0
+
+
+async def test_a_killed_processs_users_turn_offline_with_the_sweep_not_after_another_grace(redis_stores):
+    dead, sweeper = redis_stores(ttl=0.5, grace=60), redis_stores(ttl=0.5, grace=60)
+    await dead.open(user_id=ALICE, socket_id="dead.a1")
+
+    changes = await until(sweeper.maintain)
+
+    assert changes.offline == {ALICE}  # the TTL was the grace
+
+
+async def test_idle_sockets_are_resynced_as_idle(redis_stores, redis_prefix):
+    store = redis_stores()
+    await store.open(user_id=ALICE, socket_id="a1")
+    await store.activity(user_id=ALICE, socket_id="a1", idle=True)
+    _flush(redis_prefix)
+
+    changes = await store.maintain()
+
+    assert changes.idle == {ALICE}
+    assert await redis_stores().statuses(user_ids=[ALICE]) == {ALICE: Status.IDLE}
