@@ -7,7 +7,6 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from accounts import services
-from accounts.models import Device
 from accounts.tokens import MAX_TOKEN_LENGTH, DeviceRefreshToken
 
 
@@ -58,13 +57,6 @@ class AccessTokenResponseSerializer(serializers.Serializer):
 
 class RefreshResponseSerializer(AccessTokenResponseSerializer):
     refresh = serializers.CharField()
-
-
-class DeviceSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Device
-        fields = ["id", "client_id", "user_agent", "ip_address", "created_at", "last_used_at", "revoked_at", "revoke_reason"]
-        read_only_fields = fields
 
 
 class DeviceTokenRefreshSerializer(TokenRefreshSerializer):

@@ -236,11 +236,6 @@ def _others(*, conversation: Conversation, user: AbstractBaseUser) -> list[int]:
     return [user_id for user_id in selectors.participant_ids(conversation=conversation) if user_id != user.pk]
 
 
-def notify(*, user: AbstractBaseUser, kind: str, text: str, data: dict[str, Any] | None = None) -> Notification:
-    """Store a notification for the user and push it, with their live unread count."""
-    return notify_users(user_ids=[user.pk], kind=kind, text=text, data=data)[0]
-
-
 def notify_users(*, user_ids: list[int], kind: str, text: str, data: dict[str, Any] | None = None) -> list[Notification]:
     """Store the same notification for several users and push each theirs, with their unread count."""
     if not user_ids:

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class PresenceConfig(AppConfig):
-    """Who is online: per-socket presence across processes, idle, visibility, and last seen."""
+    """Owns who is online: per-socket presence across processes (online, idle), visibility, announcements, last seen."""
 
     name = "presence"
     default_auto_field = "django.db.models.BigAutoField"

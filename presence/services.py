@@ -11,7 +11,14 @@ from django.db import transaction
 
 from presence.models import LastSeen, Visibility
 from presence.protocol import PresenceServerFrame
-from presence.selectors import Status, circle_of, contacts_of, hidden_among, presence_entry, shown_entry
+from presence.selectors import (
+    Status,
+    circle_of,
+    contacts_of,
+    hidden_among,
+    presence_entry,
+    shown_entry,
+)
 from presence.stores import get_store
 from realtime import publish
 
@@ -33,17 +40,6 @@ def store_last_seen(*, user_ids: Iterable[int], at: datetime) -> dict[int, set[i
         for user_id in hidden_among(user_ids=existing) if existing else ():
             watchers[user_id] = set()
         return watchers
-
-
-def record_offline(*, user_ids: Iterable[int], at: datetime) -> None:
-    """Store last_seen of users who went offline and tell their contacts, once the transaction commits (sync code)."""
-    watchers = store_last_seen(user_ids=user_ids, at=at)
-    for user_id, watcher_ids in sorted(watchers.items()):
-        publish.publish(
-            user_ids=sorted(watcher_ids),
-            frame_type=PresenceServerFrame.PRESENCE,
-            data=presence_entry(user_id=user_id, status=Status.OFFLINE, last_seen=at),
-        )
 
 
 def announce(*, user_id: int, status: Status) -> None:

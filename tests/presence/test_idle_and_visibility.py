@@ -102,7 +102,7 @@ async def test_an_invisible_user_is_offline_without_last_seen_in_snapshots_and_c
     assert [frame for frame in announcements.frames() if frame["data"]["user_id"] == alice.pk] == []
     [alices_snapshot] = alices.sent  # she still sees bob
     assert [entry["user_id"] for entry in alices_snapshot["data"]["users"]] == [bob.pk]
-    assert db_calls.names.count("circle_of") == 3  # the two snapshots, and idle's announcement check
+    assert db_calls.trips == 4  # the two snapshots, idle's announcement check, last_seen on the close
 
 
 def _set_visible(user, visible: bool) -> None:

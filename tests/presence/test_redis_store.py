@@ -7,23 +7,26 @@ import logging
 import random
 
 import redis
+import redis.asyncio as aioredis
+from django.conf import settings
 
 from presence.stores import Status, Transitions
+from tests.support.waiting import auntil
 
 ALICE, BOB = 201, 202
 DEADLINE = 10.0  # seconds: the bound on every wait below
 
 
-async def until(condition, *, timeout: float = DEADLINE, step: float = 0.05):
-    """Await `condition()` until it returns something truthy; fail after `timeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await condition()
-        if result:
-            return result
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(step)
+async def lease_left_ms(store) -> int:
+    """Return how long the store's process lease still runs, by the Redis clock (its own state: P:procs)."""
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        expiry = await client.zscore(store.procs_key, store.process_id)
+        seconds, microseconds = await client.time()
+    finally:
+        await client.aclose()
+    assert expiry is not None, "the process holds no lease"
+    return int(expiry) - (seconds * 1000 + microseconds // 1000)
 
 
 async def test_presence_crosses_processes(redis_stores):
@@ -78,7 +81,7 @@ async def test_a_dead_process_is_reaped_once_and_its_users_go_offline(redis_stor
         seen.extend(await asyncio.gather(*(sweeper.maintain() for sweeper in sweepers)))
         return any(ALICE in changes.offline for changes in seen)
 
-    await until(swept)  # the dead process stops heartbeating: its lease runs out
+    await auntil(swept, timeout=DEADLINE)  # the dead process stops heartbeating: its lease runs out
 
     assert sum(ALICE in changes.offline for changes in seen) == 1
     assert not any(BOB in changes.offline for changes in seen)
@@ -89,10 +92,14 @@ async def test_a_heartbeating_process_is_never_reaped(redis_stores):
     live, sweeper = redis_stores(ttl=0.5), redis_stores(ttl=0.5)
     await live.open(user_id=ALICE, socket_id="live.a1")
 
-    for _ in range(12):  # about four leases long
+    interval_ms = live.maintenance_interval * 1000
+    for _ in range(12):  # about four leases long: a beat each time the lease has run down by one interval
         await live.maintain()
         assert not await sweeper.maintain()
-        await asyncio.sleep(live.maintenance_interval)
+        after_beat = await lease_left_ms(live)
+        await auntil(
+            lambda: _lease_below(live, after_beat - interval_ms), timeout=DEADLINE, what="the lease running down an interval"
+        )
 
     assert await sweeper.online(user_ids=[ALICE]) == {ALICE}
 
@@ -100,12 +107,16 @@ async def test_a_heartbeating_process_is_never_reaped(redis_stores):
 async def test_a_reaped_live_process_puts_its_sockets_back(redis_stores):
     live, sweeper = redis_stores(ttl=0.5), redis_stores(ttl=0.5)
     await live.open(user_id=ALICE, socket_id="live.a1")
-    await until(lambda: _reaps(sweeper, ALICE))  # e.g. the live process stalled past its lease
+    await auntil(lambda: _reaps(sweeper, ALICE), timeout=DEADLINE)  # e.g. the live process stalled past its lease
 
     changes = await live.maintain()
 
     assert changes.online == {ALICE}
     assert await sweeper.online(user_ids=[ALICE]) == {ALICE}
+
+
+async def _lease_below(store, ms: float) -> bool:
+    return await lease_left_ms(store) <= ms
 
 
 async def _reaps(store, user_id):
@@ -136,7 +147,7 @@ async def test_an_unreachable_redis_degrades_presence_and_it_recovers(redis_stor
     assert "Redis unreachable" in caplog.text
     await redis_proxy.start()
 
-    changes = await until(store.maintain)
+    changes = await auntil(store.maintain, timeout=DEADLINE)
 
     assert changes == Transitions(online={BOB}, offline={ALICE})
     assert await observer.online(user_ids=[ALICE, BOB]) == {BOB}
@@ -190,7 +201,7 @@ async def test_a_clean_stop_leaves_its_users_in_the_grace_and_another_process_en
         offline.extend(user_id for users in found for user_id in users)
         return offline
 
-    assert await until(ended) == [ALICE]
+    assert await auntil(ended, timeout=DEADLINE) == [ALICE]
 
 
 async def test_reconnecting_to_another_process_within_the_grace_announces_nothing(redis_stores):
@@ -206,7 +217,7 @@ async def test_a_killed_processs_users_turn_offline_with_the_sweep_not_after_ano
     dead, sweeper = redis_stores(ttl=0.5, grace=60), redis_stores(ttl=0.5, grace=60)
     await dead.open(user_id=ALICE, socket_id="dead.a1")
 
-    changes = await until(sweeper.maintain)
+    changes = await auntil(sweeper.maintain, timeout=DEADLINE)
 
     assert changes.offline == {ALICE}  # the TTL was the grace
 
