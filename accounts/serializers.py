@@ -22,6 +22,17 @@ class UserSerializer(serializers.Serializer):
     email = serializers.EmailField(read_only=True)
 
 
+class MeSerializer(UserSerializer):
+    """The user's own object: the user and the fields other apps add (accounts.me)."""
+
+    def get_fields(self):
+        from accounts import me
+
+        found = super().get_fields()
+        found.update({extra.name: extra.field() for extra in me.fields()})
+        return found
+
+
 class UserMatchSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)

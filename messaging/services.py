@@ -20,6 +20,7 @@ from messaging import selectors
 from messaging.models import Conversation, Membership, Message, Notification
 from messaging.protocol import MessagingServerFrame
 from messaging.serializers import MessageSerializer, notification_frame_data
+from messaging.signals import member_left
 from realtime.errors import Conflict, JsonableError
 from realtime.publish import publish
 
@@ -139,6 +140,10 @@ def leave_conversation(*, user: AbstractBaseUser, conversation: Conversation) ->
         )
 
         transaction.on_commit(lambda: participants.forget(conversation.pk))
+        member_ids = list(selectors.participant_ids(conversation=conversation))
+        transaction.on_commit(
+            lambda: member_left.send(sender=Conversation, conversation_id=conversation.pk, user_id=user.pk, member_ids=member_ids)
+        )
     return left == 1
 
 

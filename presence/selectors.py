@@ -5,25 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from rest_framework.fields import DateTimeField
 
 from messaging.selectors import contact_ids, contact_pairs_sql
-from presence.models import LastSeen
-from presence.stores import PresenceStore
+from presence.models import LastSeen, Visibility
+from presence.stores import PresenceStore, Status
 from realtime.rawsql import RawRead
-
-
-class Status(StrEnum):
-    """A user's presence status."""
-
-    ONLINE = "online"
-    OFFLINE = "offline"
 
 
 def last_seen_of(*, user_ids: Iterable[int]) -> dict[int, datetime | None]:
@@ -40,31 +33,52 @@ class Circle:
     user_id: int
     last_seen: datetime | None
     contacts: dict[int, datetime | None]
+    visible: bool = True  # the user's presence_visible
+    hidden: frozenset[int] = frozenset()  # the contacts who are not visible
 
 
 def _circle_sql(connection: BaseDatabaseWrapper) -> str:
-    """Return the statement of `circle_of`: the user's contacts with their last_seen, and the user's own."""
-    last_seen = connection.ops.quote_name(LastSeen._meta.db_table)
+    """Return the statement of `circle_of`: the user's contacts and the user, with last_seen and visibility."""
+    quote = connection.ops.quote_name
+    last_seen = quote(LastSeen._meta.db_table)
+    visibility = quote(Visibility._meta.db_table)
     return f"""
-        SELECT c.contact_id, s.at FROM ({contact_pairs_sql(connection)}) c
-        LEFT JOIN {last_seen} s ON s.user_id = c.contact_id WHERE c.user_id = %(user_id)s
+        SELECT c.contact_id, s.at, v.visible FROM ({contact_pairs_sql(connection)}) c
+            LEFT JOIN {last_seen} s ON s.user_id = c.contact_id LEFT JOIN {visibility} v ON v.user_id = c.contact_id
+        WHERE c.user_id = %(user_id)s
         UNION
-        SELECT user_id, at FROM {last_seen} WHERE user_id = %(user_id)s
+        SELECT u.id, s.at, v.visible FROM {quote(get_user_model()._meta.db_table)} u
+            LEFT JOIN {last_seen} s ON s.user_id = u.id LEFT JOIN {visibility} v ON v.user_id = u.id
+        WHERE u.id = %(user_id)s
     """
 
 
-_circle = RawRead(sql=_circle_sql, fields=[None, LastSeen._meta.get_field("at")], model=LastSeen)
+_circle = RawRead(
+    sql=_circle_sql,
+    fields=[None, LastSeen._meta.get_field("at"), Visibility._meta.get_field("visible")],
+    model=LastSeen,
+)
 
 
 def circle_of(*, user_id: int) -> Circle:
-    """Return the user's last_seen and their contacts' last_seen, in one query.
+    """Return the user's last_seen and visibility, and their contacts' last_seen and who of them is hidden, in one query.
 
     Every socket's authentication runs it, so it is one written-out statement (realtime.rawsql):
     building the same query with the ORM took about 15 times the CPU of running it
-    (docs/presence.md, "Cost").
+    (docs/presence.md, "Cost"). No Visibility row means visible.
     """
-    seen = dict(_circle.rows({"user_id": user_id}))
-    return Circle(user_id=user_id, last_seen=seen.pop(user_id, None), contacts=seen)
+    seen, hidden = {}, set()
+    for member_id, at, visible in _circle.rows({"user_id": user_id}):
+        seen[member_id] = at
+        if visible is False:
+            hidden.add(member_id)
+    return Circle(
+        user_id=user_id,
+        last_seen=seen.pop(user_id, None),
+        contacts=seen,
+        visible=user_id not in hidden,
+        hidden=frozenset(hidden - {user_id}),
+    )
 
 
 def contacts_of(*, user_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -105,19 +119,36 @@ def presence_entry(*, user_id: int, status: Status, last_seen: datetime | None) 
     }
 
 
+def shown_entry(*, user_id: int, status: Status, last_seen: datetime | None, visible: bool) -> dict[str, Any]:
+    """Return a user's presence as others see it: `offline` with no last_seen while they are not visible."""
+    if not visible:
+        return presence_entry(user_id=user_id, status=Status.OFFLINE, last_seen=None)
+    return presence_entry(user_id=user_id, status=status, last_seen=last_seen)
+
+
+def hidden_among(*, user_ids: Iterable[int]) -> set[int]:
+    """Return which of the users chose not to be visible, in one query."""
+    return set(Visibility.objects.filter(user_id__in=list(user_ids), visible=False).values_list("user_id", flat=True))
+
+
+def is_visible(*, user_id: int) -> bool:
+    """Return the user's presence_visible (true unless they switched it off)."""
+    return not hidden_among(user_ids=[user_id])
+
+
 def presence_for(*, store: PresenceStore, viewer_id: int, user_ids: Iterable[int]) -> list[dict[str, Any]]:
     """Return the presence of those of `user_ids` the viewer may see, by id (from sync code: views)."""
     seen = visible_last_seen(viewer_id=viewer_id, user_ids=user_ids)
-    return _entries(seen, async_to_sync(store.online)(user_ids=list(seen)))
+    return _entries(seen, async_to_sync(store.statuses)(user_ids=list(seen)), hidden_among(user_ids=seen))
 
 
 async def asnapshot(*, store: PresenceStore, circle: Circle) -> list[dict[str, Any]]:
     """Return the presence of everyone in the user's circle, by id (the socket's snapshot)."""
-    return _entries(circle.contacts, await store.online(user_ids=circle.contacts))
+    return _entries(circle.contacts, await store.statuses(user_ids=circle.contacts), circle.hidden)
 
 
-def _entries(seen: dict[int, datetime | None], online: set[int]) -> list[dict[str, Any]]:
+def _entries(seen: dict[int, datetime | None], statuses: dict[int, Status], hidden: set[int] | frozenset[int]) -> list[dict[str, Any]]:
     return [
-        presence_entry(user_id=user_id, status=Status.ONLINE if user_id in online else Status.OFFLINE, last_seen=at)
+        shown_entry(user_id=user_id, status=statuses.get(user_id, Status.OFFLINE), last_seen=at, visible=user_id not in hidden)
         for user_id, at in sorted(seen.items())
     ]
