@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -10,16 +11,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from accounts import services
+from accounts import me, services
 from accounts.authentication import DeviceSessionAuthentication
 from accounts.selectors import request_device, search_users
 from accounts.serializers import (
     AccessTokenResponseSerializer,
     LoginResponseSerializer,
     LoginSerializer,
+    MeSerializer,
     RefreshResponseSerializer,
     UserMatchSerializer,
-    UserSerializer,
 )
 from accounts.throttling import lockout_response
 from realtime.rest import error_response
@@ -89,11 +90,25 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    """Return the authenticated user."""
+    """Return the authenticated user; PATCH changes the fields other apps add (`presence_visible`)."""
 
-    @extend_schema(responses={200: UserSerializer})
+    @extend_schema(responses={200: MeSerializer})
     def get(self, request):
-        return Response(_user_body(request.user))
+        return Response(_me_body(request.user))
+
+    @extend_schema(request=MeSerializer, responses={200: MeSerializer})
+    def patch(self, request):
+        changes = MeSerializer(data=request.data, partial=True)
+        changes.is_valid(raise_exception=True)
+        with transaction.atomic():
+            for extra in me.fields():
+                if extra.name in changes.validated_data:
+                    extra.write(user_id=request.user.pk, value=changes.validated_data[extra.name])
+        return Response(_me_body(request.user))
+
+
+def _me_body(user) -> dict:
+    return {**_user_body(user), **{extra.name: extra.read(user_id=user.pk) for extra in me.fields()}}
 
 
 class UserSearchView(APIView):

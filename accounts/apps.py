@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
-    """Users' devices, their tokens, and revocation."""
+    """Owns logins and devices: device tokens, their check for REST and sockets, throttling and revocation."""
 
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"

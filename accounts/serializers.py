@@ -7,7 +7,6 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from accounts import services
-from accounts.models import Device
 from accounts.tokens import MAX_TOKEN_LENGTH, DeviceRefreshToken
 
 
@@ -21,6 +20,17 @@ class UserSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
     email = serializers.EmailField(read_only=True)
+
+
+class MeSerializer(UserSerializer):
+    """The user's own object: the user and the fields other apps add (accounts.me)."""
+
+    def get_fields(self):
+        from accounts import me
+
+        found = super().get_fields()
+        found.update({extra.name: extra.field() for extra in me.fields()})
+        return found
 
 
 class UserMatchSerializer(serializers.Serializer):
@@ -47,13 +57,6 @@ class AccessTokenResponseSerializer(serializers.Serializer):
 
 class RefreshResponseSerializer(AccessTokenResponseSerializer):
     refresh = serializers.CharField()
-
-
-class DeviceSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Device
-        fields = ["id", "client_id", "user_agent", "ip_address", "created_at", "last_used_at", "revoked_at", "revoke_reason"]
-        read_only_fields = fields
 
 
 class DeviceTokenRefreshSerializer(TokenRefreshSerializer):

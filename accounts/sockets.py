@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from accounts.models import Device
-from accounts.tokens import TokenFailure, TokenRejected, authenticate_access_token
-from realtime.auth import Identity, Refusal, TokenRefused
-
-_REFUSALS = {TokenFailure.REVOKED: Refusal.REVOKED, TokenFailure.INACTIVE: Refusal.INACTIVE}
+from accounts.tokens import authenticate_access_token
+from realtime.auth import Identity
 
 
 class DeviceTokenAuthenticator:
     """Authenticate sockets with device-bound access tokens; keep them only while the device is live."""
 
     def authenticate(self, token: object) -> Identity:
-        """Return who a good access token speaks for, or raise TokenRefused."""
-        try:
-            accepted = authenticate_access_token(token)
-        except TokenRejected as exc:
-            raise TokenRefused(exc.failure.value, _REFUSALS.get(exc.failure, Refusal.INVALID)) from None
+        """Return who a good access token speaks for, or raise TokenRejected (a realtime.auth.TokenRefused)."""
+        accepted = authenticate_access_token(token)
         return Identity(
             user_id=accepted.user.pk,
             username=accepted.user.get_username(),

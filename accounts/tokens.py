@@ -6,21 +6,23 @@ so a token is accepted or refused for the same reasons everywhere.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts.models import Device
+from realtime.auth import Refusal, TokenRefused
+from realtime.rawsql import RawRead
 
 DEVICE_CLAIM = "device"
 MAX_TOKEN_LENGTH = 4096
@@ -94,11 +96,15 @@ class TokenFailure(StrEnum):
     REVOKED = "revoked"
 
 
-class TokenRejected(Exception):
-    """An access token that must not be honoured; `failure` says why."""
+# What each failure means for a socket (realtime.auth.Refusal); any other failure is a bad token.
+_REFUSALS = {TokenFailure.REVOKED: Refusal.REVOKED, TokenFailure.INACTIVE: Refusal.INACTIVE}
+
+
+class TokenRejected(TokenRefused):
+    """An access token that must not be honoured; `failure` says why (REST and WebSocket alike)."""
 
     def __init__(self, failure: TokenFailure) -> None:
-        super().__init__(f"token rejected: {failure}")
+        super().__init__(failure.value, _REFUSALS.get(failure, Refusal.INVALID))
         self.failure = failure
 
 
@@ -138,65 +144,44 @@ def authenticate_access_token(raw: object) -> TokenIdentity:
     return TokenIdentity(user=device.user, device=device, expires_at=datetime_from_epoch(token["exp"]))
 
 
-class _DeviceLookup:
-    """One written-out statement reading a device and its user, for one database connection.
-
-    It reads what `Device.objects.select_related("user").filter(pk=...)` would, and builds the same
-    instances (with the database's value converters), without building the query for every token:
-    compiling that query cost several times running it, on every socket's authentication.
-    """
-
-    def __init__(self, alias: str) -> None:
-        connection = connections[alias]
-        quote = connection.ops.quote_name
-        user_model = get_user_model()
-        self.alias = alias
-        self.device_fields = Device._meta.concrete_fields
-        self.user_fields = user_model._meta.concrete_fields
-        self.user_model = user_model
-        columns = [f"d.{quote(f.column)}" for f in self.device_fields] + [f"u.{quote(f.column)}" for f in self.user_fields]
-        self.sql = (
-            f"SELECT {', '.join(columns)} FROM {quote(Device._meta.db_table)} d"
-            f" INNER JOIN {quote(user_model._meta.db_table)} u"
-            f" ON u.{quote(user_model._meta.pk.column)} = d.{quote(Device._meta.get_field('user').column)}"
-            f" WHERE d.{quote(Device._meta.pk.column)} = %s"
-        )
-        self.converters: list[tuple[int, list, Any]] = []
-        for index, field in enumerate([*self.device_fields, *self.user_fields]):
-            column = field.get_col("d" if index < len(self.device_fields) else "u")
-            found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-            if found:
-                self.converters.append((index, found, column))
-
-    def get(self, device_id: int) -> Device | None:
-        """Return the device with its user loaded, or None."""
-        connection = connections[self.alias]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, [device_id])
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        values = list(row)
-        for index, converters, column in self.converters:
-            for converter in converters:
-                values[index] = converter(values[index], column, connection)
-        split = len(self.device_fields)
-        device = Device.from_db(self.alias, [f.attname for f in self.device_fields], values[:split])
-        user = self.user_model.from_db(self.alias, [f.attname for f in self.user_fields], values[split:])
-        Device._meta.get_field("user").set_cached_value(device, user)
-        return device
+def _device_with_user_sql(connection: BaseDatabaseWrapper) -> str:
+    """Return the statement of `_device_with_user`: every column of the device and of its user."""
+    quote = connection.ops.quote_name
+    user_model = get_user_model()
+    columns = [f"d.{quote(f.column)}" for f in Device._meta.concrete_fields]
+    columns += [f"u.{quote(f.column)}" for f in user_model._meta.concrete_fields]
+    return (
+        f"SELECT {', '.join(columns)} FROM {quote(Device._meta.db_table)} d"
+        f" INNER JOIN {quote(user_model._meta.db_table)} u"
+        f" ON u.{quote(user_model._meta.pk.column)} = d.{quote(Device._meta.get_field('user').column)}"
+        f" WHERE d.{quote(Device._meta.pk.column)} = %s"
+    )
 
 
-_lookups: dict[str, _DeviceLookup] = {}
+@functools.cache
+def _device_with_user_read() -> RawRead:
+    """Return the read of a device and its user (built on first use, once the user model is known)."""
+    fields = [*Device._meta.concrete_fields, *get_user_model()._meta.concrete_fields]
+    return RawRead(sql=_device_with_user_sql, fields=fields, model=Device)
 
 
 def _device_with_user(device_id: int) -> Device | None:
-    """Return the device with its user, read with one prepared statement, or None."""
-    alias = router.db_for_read(Device)
-    lookup = _lookups.get(alias)
-    if lookup is None:
-        lookup = _lookups[alias] = _DeviceLookup(alias)
-    return lookup.get(device_id)
+    """Return the device with its user, as `Device.objects.select_related("user")` would, or None.
+
+    Written out (realtime.rawsql): compiling that query cost several times running it, on every
+    socket's authentication.
+    """
+    read = _device_with_user_read()
+    alias = read.db()
+    rows = read.rows([device_id], using=alias)
+    if not rows:
+        return None
+    user_model = get_user_model()
+    split = len(Device._meta.concrete_fields)
+    device = Device.from_db(alias, [f.attname for f in Device._meta.concrete_fields], rows[0][:split])
+    user = user_model.from_db(alias, [f.attname for f in user_model._meta.concrete_fields], rows[0][split:])
+    Device._meta.get_field("user").set_cached_value(device, user)
+    return device
 
 
 def _touch(device: Device) -> None:

@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default=",".join(DEFAULT_SERVERS))
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     parser.add_argument("--py-spy", metavar="DIR", help="sample the dedwen servers with py-spy during each workload (slows them)")
-    parser.add_argument("--dedwen-settings", metavar="MODULE", help="serve dedwen with another settings module (bench/experiments/*)")
+    parser.add_argument("--dedwen-settings", metavar="MODULE", help="serve dedwen with another settings module (a variant to measure)")
     parser.add_argument("--only", help="comma-separated workloads to run (connect,relay,message,fanout,presence,revocation,flood,burst,idle)")
     parser.add_argument("--no-report", action="store_true", help="write latest.json only (no Markdown, no plot)")
     args = parser.parse_args(argv)

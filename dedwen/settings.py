@@ -193,6 +193,8 @@ DEDWEN_WS_MAX_SOCKETS_PER_USER = env_int("DEDWEN_WS_MAX_SOCKETS_PER_USER", 20, m
 DEDWEN_WS_SEND_BUFFER = env_int("DEDWEN_WS_SEND_BUFFER", 1048576, minimum=16384)
 DEDWEN_WS_DEVICE_RECHECK = env_float("DEDWEN_WS_DEVICE_RECHECK", 30.0, minimum=0.05)
 DEDWEN_PRESENCE_TTL = env_float("DEDWEN_PRESENCE_TTL", 60.0, minimum=0.5)
+# Seconds a user's last socket may be gone before `offline` is announced (0: at once).
+DEDWEN_PRESENCE_GRACE = env_float("DEDWEN_PRESENCE_GRACE", 5.0, minimum=0.0)
 DEDWEN_MESSAGE_MAX_LENGTH = env_int("DEDWEN_MESSAGE_MAX_LENGTH", 4000, minimum=1)
 # Most `message.new` frames one `sync` answers before `sync.done` says `more: true`.
 DEDWEN_SYNC_BATCH = env_int("DEDWEN_SYNC_BATCH", 500, minimum=1, maximum=10000)

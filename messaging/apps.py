@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class MessagingConfig(AppConfig):
-    """Conversations, messages, read markers and notifications."""
+    """Owns conversations, messages, read markers, notifications, and who shares a conversation with whom."""
 
     name = "messaging"
     default_auto_field = "django.db.models.BigAutoField"

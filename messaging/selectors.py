@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     Count,
     F,
@@ -19,6 +23,7 @@ from django.db.models.functions import Coalesce
 from messaging.models import Conversation, Membership, Message, Notification
 from realtime.errors import NotFound
 from realtime.fields import is_id
+from realtime.rawsql import RawRead
 
 
 class ConversationNotFound(NotFound):
@@ -38,16 +43,41 @@ def active_memberships() -> QuerySet[Membership]:
     return Membership.objects.filter(left_at__isnull=True)
 
 
+def contact_pairs_sql(connection: BaseDatabaseWrapper) -> str:
+    """Return a SELECT of `(user_id, contact_id)`: each pair of users who share a conversation neither has left.
+
+    The one statement of who may see whom (presence's circle and watchers, `contact_ids`). A user is
+    never their own contact; a pair met in two conversations comes twice. Other apps use it as a
+    subquery filtered on `user_id`, which the database pushes down to the (user, left_at) index:
+    `SELECT ... FROM (<this>) c WHERE c.user_id = %s`.
+    """
+    return _contact_pairs_sql(connection.alias)
+
+
+@functools.cache
+def _contact_pairs_sql(alias: str) -> str:  # built once per database: building it costs more than running it
+    quote = connections[alias].ops.quote_name
+    membership = quote(Membership._meta.db_table)
+    conversation, user, left_at = (
+        quote(Membership._meta.get_field(name).column) for name in ("conversation", "user", "left_at")
+    )
+    return (
+        f"SELECT mine.{user} AS user_id, theirs.{user} AS contact_id"
+        f" FROM {membership} mine JOIN {membership} theirs ON theirs.{conversation} = mine.{conversation}"
+        f" WHERE mine.{left_at} IS NULL AND theirs.{left_at} IS NULL AND theirs.{user} <> mine.{user}"
+    )
+
+
+_contacts = RawRead(
+    sql=lambda connection: f"SELECT DISTINCT contact_id FROM ({contact_pairs_sql(connection)}) c WHERE user_id = %s",
+    fields=[None],
+    model=Membership,
+)
+
+
 def contact_ids(*, user_id: int) -> set[int]:
     """Return the ids of the users who share a conversation with the user (not the user)."""
-    conversations = active_memberships().filter(user_id=user_id).values("conversation_id")
-    return set(
-        active_memberships()
-        .filter(conversation_id__in=conversations)
-        .exclude(user_id=user_id)
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
+    return {contact_id for (contact_id,) in _contacts.rows([user_id])}
 
 
 def access_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Conversation:

@@ -20,6 +20,7 @@ from messaging import selectors
 from messaging.models import Conversation, Membership, Message, Notification
 from messaging.protocol import MessagingServerFrame
 from messaging.serializers import MessageSerializer, notification_frame_data
+from messaging.signals import member_left
 from realtime import metrics
 from realtime.errors import Conflict, JsonableError
 from realtime.publish import publish
@@ -140,6 +141,10 @@ def leave_conversation(*, user: AbstractBaseUser, conversation: Conversation) ->
         )
 
         transaction.on_commit(lambda: participants.forget(conversation.pk))
+        member_ids = list(selectors.participant_ids(conversation=conversation))
+        transaction.on_commit(
+            lambda: member_left.send(sender=Conversation, conversation_id=conversation.pk, user_id=user.pk, member_ids=member_ids)
+        )
     return left == 1
 
 
@@ -231,11 +236,6 @@ def typing(*, user: AbstractBaseUser, conversation_id: int, participant_ids: Ite
 
 def _others(*, conversation: Conversation, user: AbstractBaseUser) -> list[int]:
     return [user_id for user_id in selectors.participant_ids(conversation=conversation) if user_id != user.pk]
-
-
-def notify(*, user: AbstractBaseUser, kind: str, text: str, data: dict[str, Any] | None = None) -> Notification:
-    """Store a notification for the user and push it, with their live unread count."""
-    return notify_users(user_ids=[user.pk], kind=kind, text=text, data=data)[0]
 
 
 def notify_users(*, user_ids: list[int], kind: str, text: str, data: dict[str, Any] | None = None) -> list[Notification]:

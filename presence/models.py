@@ -20,3 +20,19 @@ class LastSeen(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} last seen {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Visibility(models.Model):
+    """Whether others may see the user's presence (`presence_visible`); no row means visible."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="presence_visibility"
+    )
+    visible = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "presence visibility"
+        verbose_name_plural = "presence visibility"
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} {'visible' if self.visible else 'invisible'}"

@@ -1,13 +1,18 @@
-"""Presence's hooks around an authenticated socket's life (registered with the kernel)."""
+"""Presence's part of an authenticated socket: hooks around its life and the `activity` frame (registered with the kernel)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from presence import runtime
-from presence.protocol import PresenceServerFrame
+from presence.protocol import Activity, PresenceClientFrame, PresenceServerFrame
 from presence.selectors import Circle, asnapshot, circle_of
+from presence.serializers import ActivityFrameSerializer
 from presence.stores import Transitions
 from realtime import db
 from realtime.context import SocketContext
+from realtime.fields import validated
 from realtime.registry import SocketApp
 
 
@@ -15,25 +20,41 @@ async def socket_opened(ctx: SocketContext) -> None:
     """Count the socket as online and send it the presence snapshot (right after `authenticated`).
 
     One database call reads the contacts and every last_seen: the snapshot and, when this socket
-    made the user online, the announcement to the contacts are both built from it.
+    changed the user's status, the announcement to the contacts are both built from it.
     """
     store = runtime.running_store()
-    came_online = await store.open(user_id=ctx.user_id, socket_id=ctx.channel_name)
+    changed = await store.open(user_id=ctx.user_id, socket_id=ctx.channel_name)
     circle: Circle | None = None
     try:
         circle = await db.call(circle_of, user_id=ctx.user_id)
         users = await asnapshot(store=store, circle=circle)
         await ctx.send_frame(PresenceServerFrame.PRESENCE_SNAPSHOT, {"users": users}, None)
     finally:
-        if came_online:
-            await runtime.publish_transitions(store, Transitions(online={ctx.user_id}), circle=circle)
+        if changed is not None:
+            await runtime.publish_transitions(store, _transition(ctx.user_id, changed), circle=circle)
 
 
 async def socket_closed(ctx: SocketContext) -> None:
-    """Stop counting the socket; the user turns offline when it was their last (only then is the database used)."""
+    """Stop counting the socket; with a grace the user's last socket only starts it (the heartbeat ends it)."""
     store = runtime.running_store()
-    if await store.close(user_id=ctx.user_id, socket_id=ctx.channel_name):
-        await runtime.publish_transitions(store, Transitions(offline={ctx.user_id}))
+    changed = await store.close(user_id=ctx.user_id, socket_id=ctx.channel_name)
+    if changed is not None:
+        await runtime.publish_transitions(store, _transition(ctx.user_id, changed))
+
+
+async def activity(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
+    """Mark this socket active or idle; announce the user's status when it changed."""
+    state = validated(ActivityFrameSerializer, data)["state"]
+    store = runtime.running_store()
+    changed = await store.activity(user_id=ctx.user_id, socket_id=ctx.channel_name, idle=state == Activity.IDLE)
+    if changed is not None:
+        await runtime.publish_transitions(store, _transition(ctx.user_id, changed))
+
+
+def _transition(user_id: int, status) -> Transitions:
+    changes = Transitions()
+    changes.add(user_id, status)
+    return changes
 
 
 async def check_store() -> None:
@@ -42,5 +63,10 @@ async def check_store() -> None:
 
 
 SOCKET_APP = SocketApp(
-    name="presence", server_frames=PresenceServerFrame, on_open=socket_opened, on_close=socket_closed
+    name="presence",
+    client_frames=PresenceClientFrame,
+    server_frames=PresenceServerFrame,
+    handlers={PresenceClientFrame.ACTIVITY: activity},
+    on_open=socket_opened,
+    on_close=socket_closed,
 )

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from presence import services
 from presence.protocol import PresenceServerFrame
-from presence.selectors import Circle, Status, circle_of, presence_entry
+from presence.selectors import Circle, Status, circle_of, shown_entry
 from presence.stores import PresenceStore, Transitions, get_store
 from realtime import db, publish
 from realtime.metrics import PRESENCE_TRANSITIONS
@@ -38,7 +38,7 @@ def running_store() -> PresenceStore:
     global _task, _task_store
     store = get_store()
     loop = asyncio.get_running_loop()
-    if store.maintenance_interval is not None and (
+    if (store.maintenance_interval is not None or store.due_interval is not None) and (
         _task is None or _task.done() or _task.get_loop() is not loop or _task_store is not store
     ):
         if _task is not None and not _task.done() and _task.get_loop() is loop:
@@ -96,19 +96,18 @@ async def publish_transitions(store: PresenceStore, changes: Transitions, *, cir
 
 
 async def _publish_transitions(store: PresenceStore, changes: Transitions, circle: Circle | None) -> None:
-    published = {user_id: Status.OFFLINE for user_id in changes.offline}
-    published.update({user_id: Status.ONLINE for user_id in changes.online})
+    published = changes.statuses()
     try:
         if changes.offline:
             at = timezone.now()
             watchers = await db.call(services.store_last_seen, user_ids=sorted(changes.offline), at=at)
             for user_id, watcher_ids in sorted(watchers.items()):
                 await _send(user_id=user_id, status=Status.OFFLINE, last_seen=at, watcher_ids=watcher_ids)
-        for user_id in sorted(changes.online):
-            await _announce(user_id=user_id, status=Status.ONLINE, circle=circle)
+        for user_id, status in sorted(published.items()):
+            if status is not Status.OFFLINE:
+                await _announce(user_id=user_id, status=status, circle=circle)
         for _ in range(_CORRECTION_ROUNDS):
-            online = await store.online(user_ids=published)
-            current = {user_id: Status.ONLINE if user_id in online else Status.OFFLINE for user_id in published}
+            current = await store.statuses(user_ids=published)
             published = {user_id: status for user_id, status in current.items() if status != published[user_id]}
             if not published:
                 return
@@ -122,6 +121,8 @@ async def _announce(*, user_id: int, status: Status, circle: Circle | None = Non
     """Send the user's status with their stored last_seen; read both from the database unless `circle` has them."""
     if circle is None or circle.user_id != user_id:
         circle = await db.call(circle_of, user_id=user_id)
+    if not circle.visible:
+        return  # everyone sees an invisible user offline already: no change to tell
     await _send(user_id=user_id, status=status, last_seen=circle.last_seen, watcher_ids=circle.contacts)
 
 
@@ -131,18 +132,24 @@ async def _send(*, user_id: int, status: Status, last_seen: datetime | None, wat
     await publish.apublish(
         user_ids=sorted(watcher_ids),
         frame_type=PresenceServerFrame.PRESENCE,
-        data=presence_entry(user_id=user_id, status=status, last_seen=last_seen),
+        data=shown_entry(user_id=user_id, status=status, last_seen=last_seen, visible=True),
     )
 
 
 async def shutdown() -> None:
-    """Unregister this process's sockets at once and announce who went offline (a clean stop)."""
+    """Unregister this process's sockets at once and announce the changes (a clean stop).
+
+    Its users keep their status for the grace, as after any close: they may come back on another
+    process (a drain). Until the grace is over this process keeps turning due users offline, so the
+    last process to stop still announces them and stores their last_seen.
+    """
     store = get_store()
     await stop_heartbeat()
     try:
-        went_offline = await asyncio.wait_for(store.shutdown(), _SHUTDOWN_TIMEOUT)
-        if went_offline:
-            await asyncio.wait_for(publish_transitions(store, Transitions(offline=went_offline)), _SHUTDOWN_TIMEOUT)
+        changes = await asyncio.wait_for(store.shutdown(), _SHUTDOWN_TIMEOUT)
+        if changes:
+            await asyncio.wait_for(publish_transitions(store, changes), _SHUTDOWN_TIMEOUT)
+        await asyncio.wait_for(_finish_graces(store), store.grace + _SHUTDOWN_TIMEOUT)
         # Daphne stops the loop once its cancelled consumers end, without waiting for what they shielded.
         if _publishing:
             await asyncio.wait(set(_publishing), timeout=_SHUTDOWN_TIMEOUT)
@@ -151,19 +158,42 @@ async def shutdown() -> None:
     logger.info("presence: this process's sockets are unregistered")
 
 
+async def _finish_graces(store: PresenceStore) -> None:
+    """Announce the users whose grace is running, as each one ends (none left: return at once)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + store.grace + 1.0
+    while store.due_interval is not None and await store.waiting() and loop.time() < deadline:
+        await asyncio.sleep(store.due_interval)
+        offline = await store.due()
+        if offline:
+            await publish_transitions(store, Transitions(offline=offline))
+
+
 async def _maintain_forever(store: PresenceStore) -> None:
-    """Every TTL/3: extend this process's lease (or resync it), sweep dead processes, announce changes."""
-    interval = store.maintenance_interval
+    """Every TTL/3: extend this process's lease (or resync it), sweep dead processes, announce changes.
+
+    With a grace it also ticks every `due_interval` (at most 0.5 s): one store call turns offline the
+    users whose grace is over, so `offline` is announced within the grace plus that tick.
+    """
+    loop = asyncio.get_running_loop()
+    interval, due_every = store.maintenance_interval, store.due_interval
+    next_maintenance = loop.time()
     while True:
         try:
-            changes = await store.maintain()
-            if changes:
-                await publish_transitions(store, changes)
+            if interval is not None and loop.time() >= next_maintenance:
+                next_maintenance = loop.time() + interval
+                changes = await store.maintain()
+                if changes:
+                    await publish_transitions(store, changes)
+            if due_every is not None:
+                offline = await store.due()
+                if offline:
+                    await publish_transitions(store, Transitions(offline=offline))
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the heartbeat must outlive any one failed tick
             logger.exception("presence heartbeat tick failed")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(min(every for every in (interval, due_every) if every is not None))
 
 
 def _hook_daphne_shutdown() -> None:

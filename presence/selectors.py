@@ -5,24 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from rest_framework.fields import DateTimeField
 
-from messaging.models import Membership
-from messaging.selectors import contact_ids
-from presence.models import LastSeen
-from presence.stores import PresenceStore
-
-
-class Status(StrEnum):
-    """A user's presence status."""
-
-    ONLINE = "online"
-    OFFLINE = "offline"
+from messaging.selectors import contact_ids, contact_pairs_sql
+from presence.models import LastSeen, Visibility
+from presence.stores import PresenceStore, Status
+from realtime.rawsql import RawRead
 
 
 def last_seen_of(*, user_ids: Iterable[int]) -> dict[int, datetime | None]:
@@ -39,40 +33,52 @@ class Circle:
     user_id: int
     last_seen: datetime | None
     contacts: dict[int, datetime | None]
+    visible: bool = True  # the user's presence_visible
+    hidden: frozenset[int] = frozenset()  # the contacts who are not visible
+
+
+def _circle_sql(connection: BaseDatabaseWrapper) -> str:
+    """Return the statement of `circle_of`: the user's contacts and the user, with last_seen and visibility."""
+    quote = connection.ops.quote_name
+    last_seen = quote(LastSeen._meta.db_table)
+    visibility = quote(Visibility._meta.db_table)
+    return f"""
+        SELECT c.contact_id, s.at, v.visible FROM ({contact_pairs_sql(connection)}) c
+            LEFT JOIN {last_seen} s ON s.user_id = c.contact_id LEFT JOIN {visibility} v ON v.user_id = c.contact_id
+        WHERE c.user_id = %(user_id)s
+        UNION
+        SELECT u.id, s.at, v.visible FROM {quote(get_user_model()._meta.db_table)} u
+            LEFT JOIN {last_seen} s ON s.user_id = u.id LEFT JOIN {visibility} v ON v.user_id = u.id
+        WHERE u.id = %(user_id)s
+    """
+
+
+_circle = RawRead(
+    sql=_circle_sql,
+    fields=[None, LastSeen._meta.get_field("at"), Visibility._meta.get_field("visible")],
+    model=LastSeen,
+)
 
 
 def circle_of(*, user_id: int) -> Circle:
-    """Return the user's last_seen and their contacts' last_seen, in one query.
+    """Return the user's last_seen and visibility, and their contacts' last_seen and who of them is hidden, in one query.
 
-    Every socket's authentication runs it, so it is one written-out statement: building the same
-    query with the ORM took about 15 times the CPU of running it (docs/presence.md, "Cost").
+    Every socket's authentication runs it, so it is one written-out statement (realtime.rawsql):
+    building the same query with the ORM took about 15 times the CPU of running it
+    (docs/presence.md, "Cost"). No Visibility row means visible.
     """
-    at = LastSeen._meta.get_field("at").get_col(LastSeen._meta.db_table)
-    converters = connection.ops.get_db_converters(at) + at.get_db_converters(connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_circle_sql(), {"user_id": user_id})
-        rows = cursor.fetchall()
-    seen = {}
-    for member_id, value in rows:
-        for convert in converters:
-            value = convert(value, at, connection)
-        seen[member_id] = value
-    return Circle(user_id=user_id, last_seen=seen.pop(user_id, None), contacts=seen)
-
-
-def _circle_sql() -> str:
-    """Return the statement of `circle_of`: the members of the user's conversations, and the user, with last_seen."""
-    quote = connection.ops.quote_name
-    membership = quote(Membership._meta.db_table)
-    last_seen = quote(LastSeen._meta.db_table)
-    return f"""
-        SELECT m.user_id, s.at FROM {membership} m LEFT JOIN {last_seen} s ON s.user_id = m.user_id
-        WHERE m.left_at IS NULL AND m.conversation_id IN (
-            SELECT conversation_id FROM {membership} WHERE user_id = %(user_id)s AND left_at IS NULL
-        )
-        UNION
-        SELECT user_id, at FROM {last_seen} WHERE user_id = %(user_id)s
-    """
+    seen, hidden = {}, set()
+    for member_id, at, visible in _circle.rows({"user_id": user_id}):
+        seen[member_id] = at
+        if visible is False:
+            hidden.add(member_id)
+    return Circle(
+        user_id=user_id,
+        last_seen=seen.pop(user_id, None),
+        contacts=seen,
+        visible=user_id not in hidden,
+        hidden=frozenset(hidden - {user_id}),
+    )
 
 
 def contacts_of(*, user_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -84,16 +90,11 @@ def contacts_of(*, user_ids: Iterable[int]) -> dict[int, set[int]]:
     found: dict[int, set[int]] = {user_id: set() for user_id in user_ids}
     if not user_ids:
         return found
-    membership = connection.ops.quote_name(Membership._meta.db_table)
     placeholders = ", ".join(["%s"] * len(user_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            SELECT DISTINCT mine.user_id, theirs.user_id
-            FROM {membership} mine JOIN {membership} theirs ON theirs.conversation_id = mine.conversation_id
-            WHERE mine.user_id IN ({placeholders}) AND mine.left_at IS NULL
-                AND theirs.left_at IS NULL AND theirs.user_id <> mine.user_id
-            """,
+            f"SELECT DISTINCT c.user_id, c.contact_id FROM ({contact_pairs_sql(connection)}) c"
+            f" WHERE c.user_id IN ({placeholders})",
             user_ids,
         )
         for user_id, contact_id in cursor.fetchall():
@@ -118,19 +119,36 @@ def presence_entry(*, user_id: int, status: Status, last_seen: datetime | None) 
     }
 
 
+def shown_entry(*, user_id: int, status: Status, last_seen: datetime | None, visible: bool) -> dict[str, Any]:
+    """Return a user's presence as others see it: `offline` with no last_seen while they are not visible."""
+    if not visible:
+        return presence_entry(user_id=user_id, status=Status.OFFLINE, last_seen=None)
+    return presence_entry(user_id=user_id, status=status, last_seen=last_seen)
+
+
+def hidden_among(*, user_ids: Iterable[int]) -> set[int]:
+    """Return which of the users chose not to be visible, in one query."""
+    return set(Visibility.objects.filter(user_id__in=list(user_ids), visible=False).values_list("user_id", flat=True))
+
+
+def is_visible(*, user_id: int) -> bool:
+    """Return the user's presence_visible (true unless they switched it off)."""
+    return not hidden_among(user_ids=[user_id])
+
+
 def presence_for(*, store: PresenceStore, viewer_id: int, user_ids: Iterable[int]) -> list[dict[str, Any]]:
     """Return the presence of those of `user_ids` the viewer may see, by id (from sync code: views)."""
     seen = visible_last_seen(viewer_id=viewer_id, user_ids=user_ids)
-    return _entries(seen, async_to_sync(store.online)(user_ids=list(seen)))
+    return _entries(seen, async_to_sync(store.statuses)(user_ids=list(seen)), hidden_among(user_ids=seen))
 
 
 async def asnapshot(*, store: PresenceStore, circle: Circle) -> list[dict[str, Any]]:
     """Return the presence of everyone in the user's circle, by id (the socket's snapshot)."""
-    return _entries(circle.contacts, await store.online(user_ids=circle.contacts))
+    return _entries(circle.contacts, await store.statuses(user_ids=circle.contacts), circle.hidden)
 
 
-def _entries(seen: dict[int, datetime | None], online: set[int]) -> list[dict[str, Any]]:
+def _entries(seen: dict[int, datetime | None], statuses: dict[int, Status], hidden: set[int] | frozenset[int]) -> list[dict[str, Any]]:
     return [
-        presence_entry(user_id=user_id, status=Status.ONLINE if user_id in online else Status.OFFLINE, last_seen=at)
+        shown_entry(user_id=user_id, status=statuses.get(user_id, Status.OFFLINE), last_seen=at, visible=user_id not in hidden)
         for user_id, at in sorted(seen.items())
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from presence.protocol import Activity
 from presence.selectors import Status
 from realtime.fields import MAX_ID
 
@@ -24,3 +25,9 @@ class PresenceSerializer(serializers.Serializer):
     user_id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=[status.value for status in Status])
     last_seen = serializers.DateTimeField(allow_null=True, help_text="When the user last went offline.")
+
+
+class ActivityFrameSerializer(serializers.Serializer):
+    """The `activity` frame: `{"state": "active" | "idle"}`."""
+
+    state = serializers.ChoiceField(choices=[state.value for state in Activity])

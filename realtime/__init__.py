@@ -1,1 +1,1 @@
-"""The WebSocket side of dedwen: protocol, consumer, channel layer plumbing."""
+"""The real-time kernel, which imports no other app: socket apps plug into it (realtime.registry)."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from presence.stores.base import PresenceStore, Transitions
+from presence.stores.base import PresenceStore, Status, Transitions
 
-__all__ = ["PresenceStore", "Transitions", "build_store", "get_store", "set_store"]
+__all__ = ["PresenceStore", "Status", "Transitions", "build_store", "get_store", "set_store"]
 
 _store: PresenceStore | None = None
 
@@ -17,11 +17,14 @@ def build_store() -> PresenceStore:
         from presence.stores.redis_store import RedisPresenceStore
 
         return RedisPresenceStore(
-            url=settings.REDIS_URL, prefix=settings.DEDWEN_REDIS_PREFIX, ttl=settings.DEDWEN_PRESENCE_TTL
+            url=settings.REDIS_URL,
+            prefix=settings.DEDWEN_REDIS_PREFIX,
+            ttl=settings.DEDWEN_PRESENCE_TTL,
+            grace=settings.DEDWEN_PRESENCE_GRACE,
         )
     from presence.stores.memory import InProcessPresenceStore
 
-    return InProcessPresenceStore()
+    return InProcessPresenceStore(grace=settings.DEDWEN_PRESENCE_GRACE)
 
 
 def get_store() -> PresenceStore:

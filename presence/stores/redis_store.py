@@ -17,14 +17,16 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from presence.stores.base import PresenceStore, Transitions
+from presence.stores.base import PresenceStore, Status, Transitions
 
 logger = logging.getLogger("dedwen.presence")
 
 _LUA = Path(__file__).with_name("lua")
-_SCRIPTS = ("open", "close", "beat", "add", "remove", "reap")
+_SCRIPTS = ("open", "close", "activity", "due", "beat", "add", "remove", "reap")
+_SETTLING = frozenset(_SCRIPTS) - {"beat"}  # the scripts that change sockets: settle.lua is prepended to them
 _CHUNK = 500  # sockets per resync script call, so one call never blocks Redis for long
 _REAP_LIMIT = 20  # dead processes claimed per sweep
+_DUE_LIMIT = 200  # users turned offline per `due` script call (a call repeats while it finds this many)
 _FAULTS = (RedisError, OSError, asyncio.TimeoutError)
 
 
@@ -43,8 +45,18 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def _flat(pairs: Iterable[tuple[str, int]]) -> list[str]:
-    return [str(value) for pair in pairs for value in pair]
+def _flat(tuples: Iterable[tuple]) -> list[str]:
+    return [str(value) for pair in tuples for value in pair]
+
+
+def _changes(pairs: list[str], into: Transitions) -> Transitions:
+    """Read a script's flat user id, status pairs into `into` (status `waiting`: in the grace)."""
+    for user_id, status in zip(pairs[::2], pairs[1::2]):
+        if status == "waiting":
+            into.waiting.add(int(user_id))
+        else:
+            into.add(int(user_id), status)
+    return into
 
 
 class RedisPresenceStore(PresenceStore):
@@ -54,24 +66,32 @@ class RedisPresenceStore(PresenceStore):
       P:procs        zset  process id -> lease expiry (ms, Redis clock), extended by the heartbeat
       P:proc:<pid>   hash  socket id -> user id: the sockets a process holds
       P:user:<uid>   set   socket ids: the user's open sockets on every process
-    A user is online while P:user:<uid> exists. Every write is one Lua script, so the set turning
-    non-empty or empty (a transition) is seen by exactly one script call.
+      P:idle:<uid>   set   the ones of them that reported idle
+      P:status       hash  user id -> online | idle: the public status of users not offline
+      P:pending      zset  user id -> end of their grace (ms, Redis clock): no socket left, not offline yet
+    Every write is one Lua script (with settle.lua prepended), so each change of P:status (a
+    transition) is seen by exactly one script call.
 
     The process keeps its own sockets in memory too (the truth about this process): while Redis is
     unreachable, calls keep working on that copy, and the heartbeat resyncs Redis once it is back.
     """
 
-    def __init__(self, *, url: str, prefix: str, ttl: float, max_connections: int = 20) -> None:
+    def __init__(self, *, url: str, prefix: str, ttl: float, grace: float = 0.0, max_connections: int = 20) -> None:
         self.url = url
         self.ttl_ms = max(1, int(ttl * 1000))
+        self.grace = grace
+        self.grace_ms = max(0, int(grace * 1000))
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.max_connections = max_connections
         base = f"{prefix}:presence"
         self.procs_key = f"{base}:procs"
         self.proc_prefix = f"{base}:proc:"
-        self.user_prefix = f"{base}:user:"
+        self.base = f"{base}:"
+        self.status_key = f"{base}:status"
+        self.pending_key = f"{base}:pending"
         self.proc_key = f"{self.proc_prefix}{self.process_id}"
         self._local: dict[str, int] = {}  # socket id -> user id: this process's open sockets
+        self._idle: set[str] = set()  # the ones of them that reported idle
         self._bound: _Bound | None = None
         self._healthy = True
         self._dirty = False  # a write was skipped or failed: Redis may disagree with _local
@@ -83,41 +103,72 @@ class RedisPresenceStore(PresenceStore):
     def maintenance_interval(self) -> float:
         return self.ttl_ms / 3000
 
-    async def open(self, *, user_id: int, socket_id: str) -> bool:
+    async def open(self, *, user_id: int, socket_id: str) -> Status | None:
         if self._closed:
-            return False
+            return None
         bound = self._bind()
         async with bound.lock:
             self._local[socket_id] = user_id
+            self._idle.discard(socket_id)
             return await self._write(
-                bound, "open", [self.procs_key, self.proc_key, self._user_key(user_id)],
-                [self.process_id, self.ttl_ms, socket_id, user_id],
+                bound, "open", [self.procs_key, self.proc_key],
+                [self.process_id, self.ttl_ms, socket_id, user_id, self.base, self.grace_ms],
             )
 
-    async def close(self, *, user_id: int, socket_id: str) -> bool:
+    async def close(self, *, user_id: int, socket_id: str) -> Status | None:
         bound = self._bind()
         async with bound.lock:
             if self._local.get(socket_id) != user_id:
-                return False
+                return None
             del self._local[socket_id]
-            return await self._write(bound, "close", [self.proc_key, self._user_key(user_id)], [socket_id])
+            self._idle.discard(socket_id)
+            return await self._write(bound, "close", [self.proc_key], [socket_id, user_id, self.base, self.grace_ms])
 
-    async def online(self, *, user_ids: Iterable[int]) -> set[int]:
+    async def activity(self, *, user_id: int, socket_id: str, idle: bool) -> Status | None:
+        bound = self._bind()
+        async with bound.lock:
+            if self._local.get(socket_id) != user_id:
+                return None
+            (self._idle.add if idle else self._idle.discard)(socket_id)
+            return await self._write(
+                bound, "activity", [], [socket_id, user_id, self.base, self.grace_ms, "1" if idle else "0"]
+            )
+
+    async def statuses(self, *, user_ids: Iterable[int]) -> dict[int, Status]:
         user_ids = list(dict.fromkeys(user_ids))
         if not user_ids:
-            return set()
+            return {}
         if self._healthy:
             bound = self._bind()
             try:
-                async with bound.client.pipeline(transaction=False) as pipe:
-                    for user_id in user_ids:
-                        pipe.exists(self._user_key(user_id))
-                    found = await pipe.execute()
-                return {user_id for user_id, exists in zip(user_ids, found) if exists}
+                found = await bound.client.hmget(self.status_key, [str(user_id) for user_id in user_ids])
+                return {user_id: Status(value) if value else Status.OFFLINE for user_id, value in zip(user_ids, found)}
             except _FAULTS as exc:
                 self._degrade(exc)
-        local_users = set(self._local.values())  # degraded: only this process's sockets are known
-        return {user_id for user_id in user_ids if user_id in local_users}
+        return {user_id: self._local_status(user_id) for user_id in user_ids}  # degraded: this process's sockets only
+
+    async def due(self) -> set[int]:
+        if not self._healthy:
+            return set()
+        bound = self._bind()
+        offline: set[int] = set()
+        try:
+            while True:
+                found = await bound.scripts["due"](keys=[self.pending_key], args=[self.base, _DUE_LIMIT])
+                offline.update(int(user_id) for user_id in found)
+                if len(found) < _DUE_LIMIT:
+                    return offline
+        except _FAULTS as exc:
+            self._degrade(exc)
+            return offline
+
+    async def waiting(self) -> int:
+        bound = self._bind()
+        try:
+            return await bound.client.zcard(self.pending_key)
+        except _FAULTS as exc:
+            self._degrade(exc)
+            return 0
 
     async def maintain(self) -> Transitions:
         if self._closed:
@@ -126,30 +177,29 @@ class RedisPresenceStore(PresenceStore):
         try:
             async with bound.lock:
                 changes = await self._heartbeat(bound)
-            offline = await self._reap(bound, process_id="")
+            await self._reap(bound, process_id="", into=changes)
         except _FAULTS as exc:
             self._degrade(exc)
             return Transitions()
         if not self._healthy:
             self._healthy = True
             logger.warning("presence: Redis is reachable again; this process's sockets are resynced")
-        changes.offline |= offline
-        changes.online -= offline  # a user re-added here cannot go offline in the same tick
         return changes
 
     async def ping(self) -> None:
         await self._bind().client.ping()
 
-    async def shutdown(self) -> set[int]:
+    async def shutdown(self) -> Transitions:
         self._closed = True
         bound = self._bind()
         async with bound.lock:
             self._local.clear()
+            self._idle.clear()
             try:
-                return await self._reap(bound, process_id=self.process_id)
+                return await self._reap(bound, process_id=self.process_id, into=Transitions())
             except _FAULTS as exc:
                 self._degrade(exc)  # the lease runs out on its own: other processes reap us within the TTL
-                return set()
+                return Transitions()
 
     async def aclose(self) -> None:
         if self._bound is not None:
@@ -158,8 +208,12 @@ class RedisPresenceStore(PresenceStore):
 
     # Internals ------------------------------------------------------------------------------
 
-    def _user_key(self, user_id: int) -> str:
-        return f"{self.user_prefix}{user_id}"
+    def _local_status(self, user_id: int) -> Status:
+        """Return the user's status from this process's sockets alone (Redis unreachable)."""
+        mine = [socket_id for socket_id, owner in self._local.items() if owner == user_id]
+        if not mine:
+            return Status.OFFLINE
+        return Status.IDLE if all(socket_id in self._idle for socket_id in mine) else Status.ONLINE
 
     def _bind(self) -> _Bound:
         """Return the pool for the running event loop (one loop in a server; one per test in pytest)."""
@@ -176,21 +230,26 @@ class RedisPresenceStore(PresenceStore):
                 decode_responses=True,
             )
             client = Redis(connection_pool=pool)
-            scripts = {name: client.register_script((_LUA / f"{name}.lua").read_text()) for name in _SCRIPTS}
+            settle = (_LUA / "settle.lua").read_text()
+            scripts = {
+                name: client.register_script((settle if name in _SETTLING else "") + (_LUA / f"{name}.lua").read_text())
+                for name in _SCRIPTS
+            }
             self._bound = _Bound(loop=loop, client=client, scripts=scripts, lock=asyncio.Lock())
         return self._bound
 
-    async def _write(self, bound: _Bound, script: str, keys: list[str], args: list) -> bool:
+    async def _write(self, bound: _Bound, script: str, keys: list[str], args: list) -> Status | None:
         """Run a transition script; when Redis is down, note that a resync is due and report no transition."""
         if not self._healthy:
             self._dirty = True
-            return False
+            return None
         try:
-            return bool(await bound.scripts[script](keys=keys, args=args))
+            changed = await bound.scripts[script](keys=keys, args=args)
         except _FAULTS as exc:
             self._dirty = True
             self._degrade(exc)
-            return False
+            return None
+        return Status(changed) if changed else None
 
     def _degrade(self, exc: BaseException) -> None:
         if self._healthy:
@@ -218,19 +277,18 @@ class RedisPresenceStore(PresenceStore):
         changes = Transitions()
         remote = await bound.client.hgetall(self.proc_key)
         keys = [self.procs_key, self.proc_key]
-        local = sorted(self._local.items())
+        local = sorted((sid, uid, int(sid in self._idle)) for sid, uid in self._local.items())
         for chunk in _chunks(local, _CHUNK) if local else [[]]:
-            added = await bound.scripts["add"](keys=keys, args=[self.process_id, self.ttl_ms, self.user_prefix, *_flat(chunk)])
-            changes.online.update(int(user_id) for user_id in added)
+            args = [self.process_id, self.ttl_ms, self.base, self.grace_ms, *_flat(chunk)]
+            _changes(await bound.scripts["add"](keys=keys, args=args), changes)
         stale = [(sid, int(uid)) for sid, uid in remote.items() if sid not in self._local]
         for chunk in _chunks(stale, _CHUNK):
-            removed = await bound.scripts["remove"](keys=[self.proc_key], args=[self.user_prefix, *_flat(chunk)])
-            changes.offline.update(int(user_id) for user_id in removed)
+            args = [self.base, self.grace_ms, *_flat(chunk)]
+            _changes(await bound.scripts["remove"](keys=[self.proc_key], args=args), changes)
         self._dirty = False
         return changes
 
-    async def _reap(self, bound: _Bound, *, process_id: str) -> set[int]:
-        """Drop a process's sockets: this one's (shutdown), or every expired one's (sweep)."""
-        args = [self.proc_prefix, self.user_prefix, _REAP_LIMIT, process_id]
-        offline = await bound.scripts["reap"](keys=[self.procs_key], args=args)
-        return {int(user_id) for user_id in offline}
+    async def _reap(self, bound: _Bound, *, process_id: str, into: Transitions) -> Transitions:
+        """Drop a process's sockets: this one's (shutdown, with the grace), or every expired one's (sweep)."""
+        args = [self.proc_prefix, self.base, _REAP_LIMIT, process_id, self.grace_ms]
+        return _changes(await bound.scripts["reap"](keys=[self.procs_key], args=args), into)

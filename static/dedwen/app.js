@@ -3,10 +3,12 @@
 
 import { RealtimeClient } from "./realtime.js";
 import { setUpBell } from "./bell.js";
+import { trackActivity } from "./activity.js";
 
 const PAGES = {
   inbox: () => import("./inbox.js"),
   conversation: () => import("./conversation.js"),
+  devices: () => import("./account.js"),
 };
 
 const STATE_TEXT = {
@@ -35,6 +37,7 @@ async function main() {
   window.dedwen = { client, me }; // for the console and the browser tests
   showConnectionState(client);
   setUpBell(client);
+  trackActivity(client, { idleAfter: Number(body.dataset.idleAfter) || undefined });
   const page = PAGES[body.dataset.page];
   if (page) {
     const module = await page();

@@ -43,7 +43,7 @@ export function init({ client, me }) {
       "a",
       { className: "conversation-link", attrs: { href: `/conversations/${conversation.id}/` } },
       dot,
-      el("span", { className: "title", text: title(conversation) }),
+      el("span", { className: "title", text: title(conversation) }, direct ? el("span", { className: "last-seen muted small" }) : null),
       presenceText,
       badge,
       el("span", { className: "visually-hidden", text: unread ? `, ${unread} unread` : "" }),

@@ -196,6 +196,7 @@ export class RealtimeClient extends EventTarget {
     this.seen = new Set();
     this.pending = new Map(); // client_id -> {conversation_id, body, client_id}
     this.presence = new Map(); // user id -> {status, last_seen}
+    this.activity = "active"; // what this page reports on its socket: "active" or "idle"
     this.lastRead = new Map(); // conversation id -> message id sent as read
     this.lastTyping = new Map(); // conversation id -> ms of the last typing frame
     this.timers = {};
@@ -456,6 +457,7 @@ export class RealtimeClient extends EventTarget {
     this.syncCursor ??= this.lastMessageId; // kept until a sync.done without `more`, in case the socket drops
     if (this.syncCursor !== null) this.transmit({ type: FRAME.SYNC, data: { after: this.syncCursor } });
     for (const [clientId, data] of this.pending) this.transmit({ type: FRAME.MESSAGE_SEND, data, ref: clientId });
+    if (this.activity === "idle") this.transmit({ type: FRAME.ACTIVITY, data: { state: "idle" } }); // a new socket starts active
     this.emit("authenticated", { user: this.user, deviceId: this.deviceId, reconnect });
   }
 
@@ -547,6 +549,14 @@ export class RealtimeClient extends EventTarget {
     const data = { conversation_id: conversationId, message_id: messageId };
     if (this.connected) this.transmit({ type: FRAME.MESSAGE_READ, data });
     else api(`/api/conversations/${conversationId}/read/`, { method: "POST", body: { message_id: messageId } }).catch(() => {});
+  }
+
+  /** Report this page active or idle (sent only on a change; a new socket is told again when idle). */
+  setActivity(state) {
+    if (state !== "active" && state !== "idle") return;
+    if (state === this.activity) return;
+    this.activity = state;
+    if (this.connected) this.transmit({ type: FRAME.ACTIVITY, data: { state } });
   }
 
   transmit(frame) {

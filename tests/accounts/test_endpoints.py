@@ -35,7 +35,7 @@ def test_me_answers_the_user_by_session(alice, login):
     session = login(alice)
     response = session.client.get(ME)
     assert response.status_code == 200
-    assert response.json() == {"id": alice.pk, "username": "alice", "email": "alice@example.com"}
+    assert response.json() == {"id": alice.pk, "username": "alice", "email": "alice@example.com", "presence_visible": True}
     assert session_key(session.client) not in response.content.decode()
 
 
@@ -43,7 +43,7 @@ def test_me_answers_the_user_by_bearer_token(alice, login):
     session = login(alice, client_id="cli-1")
     response = session.bearer().get(ME)
     assert response.status_code == 200
-    assert response.json() == {"id": alice.pk, "username": "alice", "email": "alice@example.com"}
+    assert response.json() == {"id": alice.pk, "username": "alice", "email": "alice@example.com", "presence_visible": True}
 
 
 def test_me_without_credentials_is_401(db):

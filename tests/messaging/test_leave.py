@@ -8,8 +8,9 @@ from asgiref.sync import sync_to_async
 from messaging import realtime, services
 from messaging.models import Membership
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
-from presence import services as presence_services
-from presence.selectors import Status, circle_of
+from presence.runtime import publish_transitions
+from presence.selectors import circle_of
+from presence.stores import Transitions, get_store
 from realtime.protocol import (
     ClientFrame,
     ErrorCode,
@@ -113,16 +114,18 @@ async def test_leaving_stops_typing_at_once_on_this_process_even_with_the_partic
     assert refusal.code == ErrorCode.NOT_FOUND
 
 
-@pytest.mark.django_db
-def test_after_leaving_presence_no_longer_flows_through_the_group(alice, bob, carol, trio, broadcasts):
-    assert set(circle_of(user_id=carol.pk).contacts) == {alice.pk, bob.pk}
-    services.leave_conversation(user=carol, conversation=trio)
-    assert circle_of(user_id=carol.pk).contacts == {}
-    assert set(circle_of(user_id=alice.pk).contacts) == {bob.pk}
-    with broadcasts() as sent:
-        presence_services.announce(user_id=alice.pk, status=Status.OFFLINE)
-        presence_services.announce(user_id=carol.pk, status=Status.OFFLINE)
-    assert sent.groups() == [user_group(bob.pk)]  # alice's change reaches bob; carol's reaches nobody
+@pytest.mark.django_db(transaction=True)
+async def test_after_leaving_presence_no_longer_flows_through_the_group(alice, bob, carol, trio, announcements):
+    assert set((await sync_to_async(circle_of)(user_id=carol.pk)).contacts) == {alice.pk, bob.pk}
+    await sync_to_async(services.leave_conversation)(user=carol, conversation=trio)
+    assert (await sync_to_async(circle_of)(user_id=carol.pk)).contacts == {}
+    assert set((await sync_to_async(circle_of)(user_id=alice.pk)).contacts) == {bob.pk}
+    announcements.sent.clear()  # the leave itself tells former contacts (tests/presence/test_idle_and_visibility.py)
+
+    await publish_transitions(get_store(), Transitions(offline={alice.pk, carol.pk}))
+
+    assert announcements.groups() == [user_group(bob.pk)]  # alice's change reaches bob; carol's reaches nobody
+    assert [frame["data"]["user_id"] for frame in announcements.frames()] == [alice.pk]
 
 
 @pytest.mark.django_db(transaction=True)

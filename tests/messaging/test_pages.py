@@ -72,7 +72,7 @@ def test_conversations_with_the_same_activity_time_are_walked_exactly_once(alice
 
 def test_notifications_come_in_pages_newest_first_each_once_with_the_total_unread_count(alice, bob, api):
     for n in range(120):
-        services.notify(user=bob, kind="test", text=f"n{n}")
+        services.notify_users(user_ids=[bob.pk], kind="test", text=f"n{n}")
     Notification.objects.filter(user=bob, text__in=["n0", "n1"]).update(read_at=timezone.now())
     expected = list(Notification.objects.filter(user=bob).order_by("-id").values_list("id", flat=True))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from messaging import realtime, services
+from messaging import selectors, services
 from messaging.models import Conversation, Message, Notification
 from messaging.protocol import MessagingServerFrame
 from realtime.protocol import user_group
@@ -46,10 +46,10 @@ def test_a_group_is_never_merged_with_another_of_the_same_people(alice, bob, car
     assert first.created and second.created and first.conversation != second.conversation
 
 
-def test_notify_stores_and_pushes_the_notification_with_the_live_unread_count(alice, broadcasts):
-    services.notify(user=alice, kind="system", text="first")
+def test_a_notification_is_stored_and_pushed_the_notification_with_the_live_unread_count(alice, broadcasts):
+    services.notify_users(user_ids=[alice.pk], kind="system", text="first")
     with broadcasts() as sent:
-        note = services.notify(user=alice, kind="system", text="Welcome", data={"x": 1})
+        (note,) = services.notify_users(user_ids=[alice.pk], kind="system", text="Welcome", data={"x": 1})
     assert sent.frames() == [
         {
             "type": MessagingServerFrame.NOTIFICATION,
@@ -67,11 +67,11 @@ def test_notify_stores_and_pushes_the_notification_with_the_live_unread_count(al
 
 
 def test_marking_notifications_read_touches_only_the_users_own(alice, bob):
-    mine = services.notify(user=alice, kind="k", text="mine")
-    theirs = services.notify(user=bob, kind="k", text="theirs")
+    (mine,) = services.notify_users(user_ids=[alice.pk], kind="k", text="mine")
+    (theirs,) = services.notify_users(user_ids=[bob.pk], kind="k", text="theirs")
     assert services.mark_notifications_read(user=alice, ids=[mine.pk, theirs.pk]) == 1
     assert Notification.objects.get(pk=theirs.pk).read_at is None
-    services.notify(user=alice, kind="k", text="again")
+    services.notify_users(user_ids=[alice.pk], kind="k", text="again")
     assert services.mark_notifications_read(user=alice) == 1
 
 
@@ -91,4 +91,5 @@ def test_a_new_message_with_its_access_check_takes_a_fixed_number_of_queries(ali
     # access, the earlier-send check, the insert, the activity (two updates), the participants,
     # the notifications and their unread counts; plus the savepoint pair of the test's transaction
     with django_assert_num_queries(10):
-        realtime._send(sender=alice, conversation_id=group.pk, body="hi", client_id="q-1")
+        conversation = selectors.access_conversation(user=alice, conversation_id=group.pk)
+        services.send_message(sender=alice, conversation=conversation, body="hi", client_id="q-1")

@@ -9,7 +9,7 @@ import pytest
 
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
 from presence.models import LastSeen
-from presence.protocol import PresenceServerFrame
+from presence.protocol import PresenceClientFrame, PresenceServerFrame
 from presence.selectors import Status
 from realtime.protocol import ClientFrame, ServerFrame
 from tests.support.presence import require_redis
@@ -135,3 +135,63 @@ def test_with_redis_a_clean_stop_turns_its_users_offline_long_before_the_ttl(
 
         offline = next_frame(bob_ws, PresenceServerFrame.PRESENCE, timeout=10)["data"]
         assert (offline["user_id"], offline["status"]) == (alice.pk, Status.OFFLINE)
+
+
+def presence_events_until_pong(ws) -> list[tuple[int, str]]:
+    """Ping, and return the (user_id, status) of every `presence` frame received before the pong."""
+    send_frame(ws, ClientFrame.PING, {}, "barrier")
+    events = []
+    while (frame := next_frame(ws))["type"] != ServerFrame.PONG:
+        if frame["type"] == PresenceServerFrame.PRESENCE:
+            events.append((frame["data"]["user_id"], frame["data"]["status"]))
+    return events
+
+
+def test_with_redis_a_reconnect_elsewhere_within_the_grace_announces_nothing_and_idle_is_the_best_of_every_process(
+    redis_required, daphne_server, alice, bob, alice_bob, login
+):
+    one, two = daphne_server(DEDWEN_PRESENCE_GRACE="3"), daphne_server(DEDWEN_PRESENCE_GRACE="3")
+    alice_session = login(alice)
+    with open_socket(two) as bob_ws:
+        connect(bob_ws, login(bob))
+        seen = []
+        with open_socket(one) as first:
+            connect(first, alice_session)
+            seen.append(next_event(bob_ws, PresenceServerFrame.PRESENCE)["data"]["status"])
+        one.wait_for_log(f"Connection closed for user {alice.pk}")
+        with open_socket(two) as elsewhere:  # a reload that lands on the other process, within the grace
+            connect(elsewhere, alice_session)
+            send_frame(elsewhere, PresenceClientFrame.ACTIVITY, {"state": "idle"})
+            seen.append(next_event(bob_ws, PresenceServerFrame.PRESENCE)["data"]["status"])  # idle, not offline
+            with open_socket(one) as active:
+                connect(active, alice_session)
+                seen.append(next_event(bob_ws, PresenceServerFrame.PRESENCE)["data"]["status"])
+            seen.append(next_event(bob_ws, PresenceServerFrame.PRESENCE)["data"]["status"])  # only the idle one is left
+        offline = next_event(bob_ws, PresenceServerFrame.PRESENCE, timeout=10)["data"]  # the grace (3 s) + 2 s, with room
+        seen.append(offline["status"])
+
+        assert seen == [Status.ONLINE, Status.IDLE, Status.ONLINE, Status.IDLE, Status.OFFLINE]
+        assert offline["last_seen"] is not None
+        assert presence_events_until_pong(bob_ws) == []  # one event per change, no more
+
+
+def test_with_redis_a_clean_stop_follows_the_grace_and_a_user_back_on_another_process_is_not_announced(
+    redis_required, daphne_server, alice, bob, carol, alice_bob, login
+):
+    from tests.support.messaging import direct
+
+    direct(carol, bob)
+    one, two = daphne_server(DEDWEN_PRESENCE_GRACE="3"), daphne_server(DEDWEN_PRESENCE_GRACE="3")
+    with open_socket(two) as bob_ws, open_socket(one) as alice_ws, open_socket(one) as carol_ws:
+        connect(bob_ws, login(bob))
+        connect(alice_ws, login(alice))
+        connect(carol_ws, login(carol))
+        came = {next_event(bob_ws, PresenceServerFrame.PRESENCE)["data"]["user_id"] for _ in range(2)}
+        assert came == {alice.pk, carol.pk}
+
+        one.process.terminate()  # SIGTERM: its sockets go at once, its users keep their status for the grace
+        with open_socket(two) as alice_back:  # alice reconnects elsewhere; carol does not
+            connect(alice_back, login(alice))
+            offline = next_event(bob_ws, PresenceServerFrame.PRESENCE, timeout=10)["data"]
+            assert (offline["user_id"], offline["status"]) == (carol.pk, Status.OFFLINE)
+            assert presence_events_until_pong(bob_ws) == []

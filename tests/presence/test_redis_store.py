@@ -7,33 +7,36 @@ import logging
 import random
 
 import redis
+import redis.asyncio as aioredis
+from django.conf import settings
 
-from presence.stores import Transitions
+from presence.stores import Status, Transitions
+from tests.support.waiting import auntil
 
 ALICE, BOB = 201, 202
 DEADLINE = 10.0  # seconds: the bound on every wait below
 
 
-async def until(condition, *, timeout: float = DEADLINE, step: float = 0.05):
-    """Await `condition()` until it returns something truthy; fail after `timeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await condition()
-        if result:
-            return result
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(step)
+async def lease_left_ms(store) -> int:
+    """Return how long the store's process lease still runs, by the Redis clock (its own state: P:procs)."""
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        expiry = await client.zscore(store.procs_key, store.process_id)
+        seconds, microseconds = await client.time()
+    finally:
+        await client.aclose()
+    assert expiry is not None, "the process holds no lease"
+    return int(expiry) - (seconds * 1000 + microseconds // 1000)
 
 
 async def test_presence_crosses_processes(redis_stores):
     one, two = redis_stores(), redis_stores()
 
-    assert await one.open(user_id=ALICE, socket_id="one.a1") is True
+    assert await one.open(user_id=ALICE, socket_id="one.a1") is Status.ONLINE
     assert await two.online(user_ids=[ALICE]) == {ALICE}
-    assert await two.open(user_id=ALICE, socket_id="two.a1") is False
-    assert await one.close(user_id=ALICE, socket_id="one.a1") is False
-    assert await two.close(user_id=ALICE, socket_id="two.a1") is True
+    assert await two.open(user_id=ALICE, socket_id="two.a1") is None
+    assert await one.close(user_id=ALICE, socket_id="one.a1") is None
+    assert await two.close(user_id=ALICE, socket_id="two.a1") is Status.OFFLINE
     assert await one.online(user_ids=[ALICE]) == set()
 
 
@@ -47,7 +50,7 @@ async def test_concurrent_opens_and_closes_on_two_processes_make_one_transition_
         random.shuffle(ops)
         closed = await asyncio.gather(*(store.close(user_id=ALICE, socket_id=sid) for store, sid in ops))
 
-        assert (opened.count(True), closed.count(True)) == (1, 1)
+        assert (opened.count(Status.ONLINE), closed.count(Status.OFFLINE)) == (1, 1)
 
 
 async def test_interleaved_opens_and_closes_on_two_processes_alternate_transitions(redis_stores):
@@ -62,7 +65,7 @@ async def test_interleaved_opens_and_closes_on_two_processes_alternate_transitio
     await asyncio.gather(flap(one, "one"), flap(two, "two"))
 
     # Every online was followed by exactly one offline: the final state is offline, none doubled.
-    assert opened.count(True) == closed.count(True) >= 1
+    assert opened.count(Status.ONLINE) == closed.count(Status.OFFLINE) >= 1
     assert await one.online(user_ids=[ALICE]) == set()
 
 
@@ -78,7 +81,7 @@ async def test_a_dead_process_is_reaped_once_and_its_users_go_offline(redis_stor
         seen.extend(await asyncio.gather(*(sweeper.maintain() for sweeper in sweepers)))
         return any(ALICE in changes.offline for changes in seen)
 
-    await until(swept)  # the dead process stops heartbeating: its lease runs out
+    await auntil(swept, timeout=DEADLINE)  # the dead process stops heartbeating: its lease runs out
 
     assert sum(ALICE in changes.offline for changes in seen) == 1
     assert not any(BOB in changes.offline for changes in seen)
@@ -89,10 +92,14 @@ async def test_a_heartbeating_process_is_never_reaped(redis_stores):
     live, sweeper = redis_stores(ttl=0.5), redis_stores(ttl=0.5)
     await live.open(user_id=ALICE, socket_id="live.a1")
 
-    for _ in range(12):  # about four leases long
+    interval_ms = live.maintenance_interval * 1000
+    for _ in range(12):  # about four leases long: a beat each time the lease has run down by one interval
         await live.maintain()
         assert not await sweeper.maintain()
-        await asyncio.sleep(live.maintenance_interval)
+        after_beat = await lease_left_ms(live)
+        await auntil(
+            lambda: _lease_below(live, after_beat - interval_ms), timeout=DEADLINE, what="the lease running down an interval"
+        )
 
     assert await sweeper.online(user_ids=[ALICE]) == {ALICE}
 
@@ -100,12 +107,16 @@ async def test_a_heartbeating_process_is_never_reaped(redis_stores):
 async def test_a_reaped_live_process_puts_its_sockets_back(redis_stores):
     live, sweeper = redis_stores(ttl=0.5), redis_stores(ttl=0.5)
     await live.open(user_id=ALICE, socket_id="live.a1")
-    await until(lambda: _reaps(sweeper, ALICE))  # e.g. the live process stalled past its lease
+    await auntil(lambda: _reaps(sweeper, ALICE), timeout=DEADLINE)  # e.g. the live process stalled past its lease
 
     changes = await live.maintain()
 
     assert changes.online == {ALICE}
     assert await sweeper.online(user_ids=[ALICE]) == {ALICE}
+
+
+async def _lease_below(store, ms: float) -> bool:
+    return await lease_left_ms(store) <= ms
 
 
 async def _reaps(store, user_id):
@@ -129,14 +140,14 @@ async def test_an_unreachable_redis_degrades_presence_and_it_recovers(redis_stor
     await redis_proxy.cut()
 
     with caplog.at_level(logging.WARNING, logger="dedwen.presence"):
-        assert await store.open(user_id=BOB, socket_id="b1") is False  # no error: the socket is served
-        assert await store.close(user_id=ALICE, socket_id="a1") is False
+        assert await store.open(user_id=BOB, socket_id="b1") is None  # no error: the socket is served
+        assert await store.close(user_id=ALICE, socket_id="a1") is None
         assert await store.online(user_ids=[ALICE, BOB]) == {BOB}  # what this process knows
         assert not await store.maintain()
     assert "Redis unreachable" in caplog.text
     await redis_proxy.start()
 
-    changes = await until(store.maintain)
+    changes = await auntil(store.maintain, timeout=DEADLINE)
 
     assert changes == Transitions(online={BOB}, offline={ALICE})
     assert await observer.online(user_ids=[ALICE, BOB]) == {BOB}
@@ -152,3 +163,72 @@ def _flush(prefix: str) -> None:
             client.delete(*keys)
     finally:
         client.close()
+
+
+async def test_two_processes_racing_an_idle_and_a_close_make_each_change_once(redis_stores):
+    for round_number in range(20):
+        one, two = redis_stores(), redis_stores()
+        await one.open(user_id=ALICE, socket_id=f"one.{round_number}")
+        await two.open(user_id=ALICE, socket_id=f"two.{round_number}")
+        await two.activity(user_id=ALICE, socket_id=f"two.{round_number}", idle=True)
+        races = [
+            one.activity(user_id=ALICE, socket_id=f"one.{round_number}", idle=True),
+            two.close(user_id=ALICE, socket_id=f"two.{round_number}"),
+        ]
+        random.shuffle(races)
+
+        changes = [change for change in await asyncio.gather(*races) if change is not None]
+
+        assert changes == [Status.IDLE]  # online -> idle once, whichever ran first
+        assert await two.statuses(user_ids=[ALICE]) == {ALICE: Status.IDLE}
+        assert await one.close(user_id=ALICE, socket_id=f"one.{round_number}") is Status.OFFLINE
+
+
+async def test_a_clean_stop_leaves_its_users_in_the_grace_and_another_process_ends_it_once(redis_stores):
+    stopping, other, third = redis_stores(grace=0.3), redis_stores(grace=0.3), redis_stores(grace=0.3)
+    await stopping.open(user_id=ALICE, socket_id="stopping.a1")
+    await stopping.open(user_id=BOB, socket_id="stopping.b1")
+    await other.open(user_id=BOB, socket_id="other.b1")
+
+    changes = await stopping.shutdown()
+
+    assert not changes and changes.waiting == {ALICE}  # bob still has a socket elsewhere
+    assert await other.statuses(user_ids=[ALICE, BOB]) == {ALICE: Status.ONLINE, BOB: Status.ONLINE}
+    offline: list[int] = []
+
+    async def ended():
+        found = await asyncio.gather(other.due(), third.due())
+        offline.extend(user_id for users in found for user_id in users)
+        return offline
+
+    assert await auntil(ended, timeout=DEADLINE) == [ALICE]
+
+
+async def test_reconnecting_to_another_process_within_the_grace_announces_nothing(redis_stores):
+    stopping, other = redis_stores(grace=60), redis_stores(grace=60)
+    await stopping.open(user_id=ALICE, socket_id="stopping.a1")
+    await stopping.shutdown()
+
+    assert await other.open(user_id=ALICE, socket_id="other.a1") is None
+    assert await other.waiting() == 0
+
+
+async def test_a_killed_processs_users_turn_offline_with_the_sweep_not_after_another_grace(redis_stores):
+    dead, sweeper = redis_stores(ttl=0.5, grace=60), redis_stores(ttl=0.5, grace=60)
+    await dead.open(user_id=ALICE, socket_id="dead.a1")
+
+    changes = await auntil(sweeper.maintain, timeout=DEADLINE)
+
+    assert changes.offline == {ALICE}  # the TTL was the grace
+
+
+async def test_idle_sockets_are_resynced_as_idle(redis_stores, redis_prefix):
+    store = redis_stores()
+    await store.open(user_id=ALICE, socket_id="a1")
+    await store.activity(user_id=ALICE, socket_id="a1", idle=True)
+    _flush(redis_prefix)
+
+    changes = await store.maintain()
+
+    assert changes.idle == {ALICE}
+    assert await redis_stores().statuses(user_ids=[ALICE]) == {ALICE: Status.IDLE}

@@ -4,70 +4,91 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
 from messaging import services as services_of_messaging
 from presence import services
 from presence.models import LastSeen
 from presence.protocol import PresenceServerFrame
+from presence.runtime import publish_transitions
 from presence.selectors import Circle, Status, circle_of, contacts_of, visible_last_seen
+from presence.stores import Transitions, get_store
 from realtime.protocol import user_group
 from tests.support.cast import make_user
 from tests.support.messaging import direct
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+transactional = pytest.mark.django_db(transaction=True)  # publish_transitions reaches the database from its own thread
 
 
-def test_going_offline_stores_last_seen_and_tells_only_the_users_who_share_a_conversation(
-    alice, bob, carol, broadcasts
+async def orm(fn, *args, **kwargs):
+    """Run ORM code from an async test."""
+    return await sync_to_async(fn)(*args, **kwargs)
+
+
+@transactional
+async def test_going_offline_stores_last_seen_and_tells_only_the_users_who_share_a_conversation(
+    alice, bob, carol, announcements
 ):
-    direct(alice, bob)
+    await orm(direct, alice, bob)
+    before = timezone.now()
 
-    with broadcasts() as sent:
-        services.record_offline(user_ids=[alice.pk], at=AT)
+    await publish_transitions(get_store(), Transitions(offline={alice.pk}))
 
-    assert LastSeen.objects.get(user=alice).at == AT
-    assert sent.groups() == [user_group(bob.pk)]
-    [frame] = sent.frames()
+    stored = (await orm(LastSeen.objects.get, user=alice)).at
+    assert stored >= before
+    assert announcements.groups() == [user_group(bob.pk)]
+    [frame] = announcements.frames()
     assert frame["type"] == PresenceServerFrame.PRESENCE
-    assert frame["data"] == {"user_id": alice.pk, "status": Status.OFFLINE, "last_seen": "2026-01-02T03:04:05Z"}
+    last_seen = frame["data"].pop("last_seen")
+    assert frame["data"] == {"user_id": alice.pk, "status": Status.OFFLINE}
+    assert datetime.fromisoformat(last_seen) == stored
 
 
-def test_going_offline_again_moves_last_seen(alice, broadcasts):
-    services.record_offline(user_ids=[alice.pk], at=datetime(2025, 1, 1, tzinfo=UTC))
+def test_going_offline_again_moves_last_seen(alice):
+    services.store_last_seen(user_ids=[alice.pk], at=datetime(2025, 1, 1, tzinfo=UTC))
 
-    services.record_offline(user_ids=[alice.pk], at=AT)
+    services.store_last_seen(user_ids=[alice.pk], at=AT)
 
     assert LastSeen.objects.get(user=alice).at == AT
 
 
-def test_a_deleted_user_going_offline_is_skipped(alice, broadcasts):
+@transactional
+async def test_a_deleted_user_going_offline_is_skipped(alice, announcements):
     gone = alice.pk
-    alice.delete()
+    await orm(alice.delete)
 
-    with broadcasts() as sent:
-        services.record_offline(user_ids=[gone], at=AT)
+    await publish_transitions(get_store(), Transitions(offline={gone}))
 
-    assert sent.sent == []
-    assert not LastSeen.objects.exists()
-
-
-def test_coming_online_tells_every_contact_with_the_stored_last_seen(alice, bob, carol, broadcasts):
-    direct(alice, bob)
-    direct(alice, carol)
-    LastSeen.objects.create(user=alice, at=AT)
-
-    with broadcasts() as sent:
-        services.announce(user_id=alice.pk, status=Status.ONLINE)
-
-    assert sorted(sent.groups()) == sorted([user_group(bob.pk), user_group(carol.pk)])
-    assert {frame["data"]["status"] for frame in sent.frames()} == {Status.ONLINE}
-    assert {frame["data"]["last_seen"] for frame in sent.frames()} == {"2026-01-02T03:04:05Z"}
+    assert announcements.sent == []
+    assert not await orm(LastSeen.objects.exists)
 
 
-def test_a_user_with_no_conversation_tells_nobody(alice, bob, broadcasts):
-    with broadcasts() as sent:
-        services.announce(user_id=alice.pk, status=Status.ONLINE)
+@transactional
+async def test_coming_online_tells_every_contact_with_the_stored_last_seen(alice, bob, carol, announcements):
+    await orm(direct, alice, bob)
+    await orm(direct, alice, carol)
+    await orm(LastSeen.objects.create, user=alice, at=AT)
+    store = get_store()
+    await store.open(user_id=alice.pk, socket_id="alice.phone")
 
-    assert sent.sent == []
+    await publish_transitions(store, Transitions(online={alice.pk}))
+
+    assert sorted(announcements.groups()) == sorted([user_group(bob.pk), user_group(carol.pk)])
+    assert {frame["data"]["status"] for frame in announcements.frames()} == {Status.ONLINE}
+    assert {frame["data"]["last_seen"] for frame in announcements.frames()} == {"2026-01-02T03:04:05Z"}
+
+
+@transactional
+async def test_a_user_with_no_conversation_tells_nobody(alice, bob, announcements):
+    store = get_store()
+    await store.open(user_id=alice.pk, socket_id="alice.phone")
+
+    await publish_transitions(store, Transitions(online={alice.pk}))
+
+    assert announcements.sent == []
 
 
 def test_only_users_sharing_a_conversation_are_visible(alice, bob, carol):

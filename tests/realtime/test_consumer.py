@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -30,6 +31,7 @@ from realtime.protocol import (
 from realtime.publish import encode_frame
 from tests.accounts.bad_tokens import BAD_TOKENS, BadToken, claims_of, session_of
 from tests.support.realtime import encode, socket_client
+from tests.support.waiting import auntil
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
@@ -136,46 +138,59 @@ async def test_a_token_in_the_url_is_ignored(alice, device_of, settings):
         assert await client.closed_with() == CloseCode.AUTH_TIMEOUT
 
 
-async def test_the_database_down_at_authentication_closes_4503(alice, device_of, monkeypatch):
-    minted = await orm(device_of, alice)
-
+def the_database_refuses_the_token_check(monkeypatch) -> None:
     def database_down(raw):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(authenticator(), "authenticate", database_down)
-    async with socket_client() as client:
-        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": minted.token})
-        assert await client.closed_with() == CloseCode.UNAVAILABLE
 
 
-async def test_a_channel_layer_down_at_authentication_closes_4503(alice, device_of, monkeypatch):
-    minted = await orm(device_of, alice)
+def the_channel_layer_makes_no_channel(monkeypatch) -> None:
+    async def layer_down(*args, **kwargs):
+        raise RedisConnectionError("Connection refused")
 
+    monkeypatch.setattr(get_channel_layer(), "new_channel", layer_down)
+
+
+def the_channel_layer_joins_no_group(monkeypatch) -> None:
     async def layer_down(group, channel):
         raise RedisConnectionError("Connection refused")
 
     monkeypatch.setattr(get_channel_layer(), "group_add", layer_down)
-    async with socket_client() as client:
-        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": minted.token})
-        assert await client.closed_with() == CloseCode.UNAVAILABLE
 
 
-async def test_a_channel_layer_that_stops_delivering_events_closes_the_socket_4503(alice, device_of, monkeypatch):
-    minted = await orm(device_of, alice)
-    layer = get_channel_layer()
-    real_receive = layer.receive
+def the_channel_layer_stops_delivering_events(monkeypatch) -> Callable[[], None]:
+    """Events flow until the returned function is called; then the layer's receive fails."""
     lost = asyncio.Event()
 
     async def receive_until_lost(channel):
         await lost.wait()
         raise RedisConnectionError("Connection reset")
 
-    monkeypatch.setattr(layer, "receive", receive_until_lost)
+    monkeypatch.setattr(get_channel_layer(), "receive", receive_until_lost)
+    return lost.set
+
+
+@pytest.mark.parametrize(
+    "outage, once_authenticated",
+    [
+        (the_database_refuses_the_token_check, False),
+        (the_channel_layer_makes_no_channel, False),
+        (the_channel_layer_joins_no_group, False),
+        (the_channel_layer_stops_delivering_events, True),
+    ],
+    ids=lambda value: value.__name__.replace("_", " ") if callable(value) else None,
+)
+async def test_a_backend_the_socket_needs_going_down_closes_it_4503(alice, device_of, monkeypatch, outage, once_authenticated):
+    minted = await orm(device_of, alice)
+    cut = outage(monkeypatch)
     async with socket_client() as client:
-        await client.authenticate(minted.token)
-        lost.set()
+        if once_authenticated:
+            await client.authenticate(minted.token)
+            cut()
+        else:
+            await client.send_frame(ClientFrame.AUTHENTICATE, {"token": minted.token})
         assert await client.closed_with() == CloseCode.UNAVAILABLE
-    monkeypatch.setattr(layer, "receive", real_receive)
 
 
 async def test_an_unauthenticated_socket_holds_no_channel_layer_channel_until_its_token_is_valid(
@@ -453,18 +468,10 @@ async def test_reauthenticating_before_expiry_keeps_the_socket_open_past_the_fir
         await client.authenticate(short.token)
         await client.send_frame(ClientFrame.AUTHENTICATE, {"token": longer.token})
         await client.next_frame(ServerFrame.AUTHENTICATED)
-        await _until(lambda: time.time() > claims_of(short.token)["exp"] + 0.3)
+        await auntil(lambda: time.time() > claims_of(short.token)["exp"] + 0.3, what="the short token expiring")
         await client.send_frame(ClientFrame.PING, {})
         assert (await client.next_frame(ServerFrame.PONG))["type"] == ServerFrame.PONG
         assert await client.closed_with() == CloseCode.UNAUTHORIZED  # the longer token runs out too
-
-
-async def _until(condition, timeout: float = 5.0) -> None:
-    """Wait (bounded) until a condition holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 # Revocation ---------------------------------------------------------------------------------------

@@ -20,11 +20,7 @@ from tests.support.realtime import (
     open_socket,
     send_frame,
 )
-
-needs_redis = pytest.mark.skipif(
-    not os.environ.get("REDIS_URL") and os.environ.get("DEDWEN_REQUIRE_SERVICES") != "1",
-    reason="REDIS_URL is not set (embedded run)",
-)
+from tests.support.waiting import until
 
 
 def close_code_of(server, *frames, token: str | None = None, binary: bytes | None = None) -> int:
@@ -127,7 +123,7 @@ def test_the_auth_timeout_and_token_expiry_with_and_without_reauthentication(dap
         authenticate(renewed, first.token)
         send_frame(renewed, ClientFrame.AUTHENTICATE, {"token": longer.token}, ref="renew")
         assert next_frame(renewed, ServerFrame.AUTHENTICATED)["ref"] == "renew"
-        _until(lambda: time.time() > claims_of(first.token)["exp"] + 0.3)
+        until(lambda: time.time() > claims_of(first.token)["exp"] + 0.3, what="the first token expiring")
         send_frame(renewed, ClientFrame.PING, {})
         next_frame(renewed, ServerFrame.PONG)
         assert closed_with(renewed) == CloseCode.UNAUTHORIZED
@@ -163,7 +159,7 @@ def test_the_admin_revoke_action_closes_a_live_socket_within_a_second(daphne_ser
     server.wait_for_log(f"[WebSocket] Connection closed for user {alice.pk}: code={CloseCode.FORBIDDEN.value}")
 
 
-@needs_redis
+@pytest.mark.usefixtures("redis_url")
 def test_logging_out_on_one_process_closes_the_devices_socket_on_another(daphne_server, alice, login):
     one, other = daphne_server(), daphne_server()
     session = login(alice)
@@ -205,10 +201,3 @@ def test_no_token_appears_in_any_log_line(daphne_server, alice, device_of):
     log = server.wait_for_log("Connection closed", count=4)
     assert f"[WebSocket] User {alice.pk} authenticated and connected" in log
     assert [secret for secret in secrets if secret in log] == []
-
-
-def _until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 from channels.layers import get_channel_layer
@@ -11,11 +10,6 @@ from redis.asyncio import BlockingConnectionPool
 
 from realtime.layers import InProcessChannelLayer, RedisPubSubChannelLayer
 from realtime.protocol import EVENT_FRAME, user_group
-
-needs_redis = pytest.mark.skipif(
-    not os.environ.get("REDIS_URL") and os.environ.get("DEDWEN_REQUIRE_SERVICES") != "1",
-    reason="REDIS_URL is not set (embedded run)",
-)
 
 
 async def test_a_group_send_reaches_every_member_and_only_them():
@@ -37,7 +31,7 @@ def test_without_redis_the_layer_is_in_process(settings):
         assert isinstance(get_channel_layer(), InProcessChannelLayer)
 
 
-@needs_redis
+@pytest.mark.usefixtures("redis_url")
 async def test_with_redis_the_layer_is_pubsub_with_a_pool_that_waits(settings):
     layer = get_channel_layer()
     assert isinstance(layer, RedisPubSubChannelLayer)
@@ -47,7 +41,7 @@ async def test_with_redis_the_layer_is_pubsub_with_a_pool_that_waits(settings):
     assert pool.max_connections == 64
 
 
-@needs_redis
+@pytest.mark.usefixtures("redis_url")
 async def test_an_unreachable_redis_fails_the_call_instead_of_hanging(settings):
     from redis.exceptions import ConnectionError as RedisConnectionError
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
+from dataclasses import dataclass
 
 import pytest
-from asgiref.sync import SyncToAsync
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from channels.testing import HttpCommunicator
 
 from messaging.protocol import MessagingServerFrame
 from realtime import db, publish
-from realtime.protocol import EVENT_FRAME, user_group
+from realtime.protocol import user_group
+from tests.support.cast import mint_device
+from tests.support.messaging import direct
+from tests.support.waiting import auntil
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +45,7 @@ async def received_ids(channel: str, count: int) -> list[int]:
 def publish_new_messages(ids: range, user_id: int) -> None:
     """Publish one message.new per id, each as a service does after its own commit."""
     for message_id in ids:
-        publish.publish_frame(
+        publish.publish(
             user_ids=[user_id], frame_type=MessagingServerFrame.MESSAGE_NEW, data={"conversation_id": 1, "message": {"id": message_id}}
         )
 
@@ -96,32 +100,49 @@ async def test_a_failing_send_is_logged_and_the_next_ones_still_go_out(monkeypat
     assert "live event to user.903 not sent: ConnectionError" in caplog.text
 
 
-def sent_from_here(monkeypatch) -> list[list[str]]:
-    """Record every group send (as the list of its groups) made through publish's layer call."""
-    sent: list[list[str]] = []
+@dataclass(frozen=True)
+class LayerSend:
+    """One call of the channel layer's group send: the groups, and the event loop it ran on."""
 
-    async def recording_send_all(groups, event):
-        sent.append(list(groups))
+    groups: tuple[str, ...]
+    loop: asyncio.AbstractEventLoop
 
-    monkeypatch.setattr(publish, "agroup_send_all", recording_send_all)
+
+def layer_sends(monkeypatch) -> list[LayerSend]:
+    """Record every group send made on the configured channel layer (and still make it)."""
+    layer = get_channel_layer()
+    sent: list[LayerSend] = []
+    real_group_send = layer.group_send
+
+    async def recording_group_send(group, message):
+        sent.append(LayerSend((group,), asyncio.get_running_loop()))
+        await real_group_send(group, message)
+
+    real_group_send_many = layer.group_send_many
+
+    async def recording_group_send_many(groups, message):
+        sent.append(LayerSend(tuple(groups), asyncio.get_running_loop()))
+        await real_group_send_many(groups, message)
+
+    monkeypatch.setattr(layer, "group_send", recording_group_send)
+    monkeypatch.setattr(layer, "group_send_many", recording_group_send_many)
     return sent
 
 
 def test_without_an_event_loop_the_caller_sends_and_waits(monkeypatch):
-    sent = sent_from_here(monkeypatch)
+    sent = layer_sends(monkeypatch)
     publish_new_messages(range(1, 2), 904)
-    assert sent == [[user_group(904)]]  # already sent when the call returned
+    assert [send.groups for send in sent] == [(user_group(904),)]  # already sent when the call returned
 
 
 def test_a_thread_whose_event_loop_has_stopped_sends_itself_instead_of_hanging(monkeypatch):
-    sent = sent_from_here(monkeypatch)
+    sent = layer_sends(monkeypatch)
     stopped = asyncio.new_event_loop()
     done = threading.Event()
 
     def database_thread_at_shutdown():
-        SyncToAsync.threadlocal.main_event_loop = stopped
-        SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
-        publish._send_now([user_group(905)], {"type": EVENT_FRAME, "text": "{}"})
+        publish.serving_loop.set(stopped)  # the loop this thread worked for, no longer running
+        publish_new_messages(range(1, 2), 905)
         done.set()
 
     thread = threading.Thread(target=database_thread_at_shutdown, daemon=True)
@@ -129,7 +150,33 @@ def test_a_thread_whose_event_loop_has_stopped_sends_itself_instead_of_hanging(m
     thread.join(timeout=WAIT)
     stopped.close()
     assert done.is_set(), "the send waited on a stopped event loop"
-    assert sent == [[user_group(905)]]
+    assert [send.groups for send in sent] == [(user_group(905),)]
+    assert sent[0].loop is not stopped
+
+
+async def test_a_rest_views_publish_is_handed_to_the_loop_serving_the_request(alice, bob, monkeypatch):
+    from dedwen.asgi import application
+
+    conversation = await sync_to_async(direct)(alice, bob)
+    token = (await sync_to_async(mint_device)(alice)).token
+    body = json.dumps({"body": "over REST", "client_id": "rest-1"}).encode()
+    headers = {"host": "localhost", "authorization": f"Bearer {token}", "content-type": "application/json"}
+    headers["content-length"] = str(len(body))
+    sent = layer_sends(monkeypatch)
+    request = HttpCommunicator(
+        application,
+        "POST",
+        f"/api/conversations/{conversation.pk}/messages/",
+        body=body,
+        headers=[(name.encode(), value.encode()) for name, value in headers.items()],
+    )
+
+    response = await request.get_response(timeout=WAIT)
+
+    assert response["status"] == 201, response["body"]
+    everyone = {user_group(alice.pk), user_group(bob.pk)}
+    await auntil(lambda: everyone in [set(send.groups) for send in sent], what="message.new sent to both")
+    assert all(send.loop is asyncio.get_running_loop() for send in sent), "sent from a fresh event loop, not the serving one"
 
 
 async def test_a_send_to_several_groups_that_fails_is_logged_not_raised(monkeypatch, caplog):
@@ -139,5 +186,5 @@ async def test_a_send_to_several_groups_that_fails_is_logged_not_raised(monkeypa
         raise ConnectionError("layer down")
 
     monkeypatch.setattr(layer, "group_send_many", layer_down)
-    await publish.agroup_send_all([user_group(906), user_group(907)], {"type": EVENT_FRAME, "text": "{}"})
+    await publish.apublish(user_ids=[906, 907], frame_type=MessagingServerFrame.TYPING, data={"conversation_id": 1})
     assert "live event to 2 groups (user.906, ...) not sent: ConnectionError" in caplog.text

@@ -162,6 +162,7 @@ def child_env(extra: dict[str, str | None]) -> dict[str, str]:
         DEDWEN_SECRET_KEY=settings.SECRET_KEY,
         DEDWEN_JWT_SIGNING_KEY=settings.SIMPLE_JWT["SIGNING_KEY"],
         DEDWEN_ACCESS_TOKEN_LIFETIME=str(settings.ACCESS_TOKEN_LIFETIME),
+        DEDWEN_PRESENCE_GRACE=str(settings.DEDWEN_PRESENCE_GRACE),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     env.update(_database_env())

@@ -1,8 +1,9 @@
--- Unregister one socket; return 1 when it was the user's last socket anywhere.
--- KEYS: this process's sockets (hash), the user's sockets (set)
--- ARGV: socket id
+-- Unregister one socket; return the user's new status when it changed (after the last socket, with
+-- a grace: nothing yet, the user waits in B.pending).
+-- KEYS: this process's sockets (hash)
+-- ARGV: socket id, user id, base prefix, grace in ms
 redis.call('HDEL', KEYS[1], ARGV[1])
-if redis.call('SREM', KEYS[2], ARGV[1]) == 1 and redis.call('SCARD', KEYS[2]) == 0 then
-  return 1
+if drop(ARGV[3], ARGV[2], ARGV[1]) then
+  return settle(ARGV[3], ARGV[2], tonumber(ARGV[4]))
 end
-return 0
+return false

@@ -1,11 +1,7 @@
--- Register one socket of a live process; return 1 when it is the user's first socket anywhere.
--- KEYS: procs (zset), this process's sockets (hash), the user's sockets (set)
--- ARGV: process id, ttl in ms, socket id, user id
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+-- Register one active socket of a live process; return the user's new status when it changed.
+-- KEYS: procs (zset), this process's sockets (hash)
+-- ARGV: process id, ttl in ms, socket id, user id, base prefix, grace in ms
+redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[2]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-if redis.call('SADD', KEYS[3], ARGV[3]) == 1 and redis.call('SCARD', KEYS[3]) == 1 then
-  return 1
-end
-return 0
+redis.call('SADD', ARGV[5] .. 'user:' .. ARGV[4], ARGV[3])
+return settle(ARGV[5], ARGV[4], tonumber(ARGV[6]))

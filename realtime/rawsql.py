@@ -1,0 +1,71 @@
+"""Written-out reads for the hot paths: the statement built once per database, its values converted as the ORM would.
+
+Compiling a query with the ORM costs many times running it (docs/presence.md, "Cost"). The reads that
+run on every socket's authentication or presence transition are therefore written out, and this is
+the one place that turns their rows into the values the ORM would have returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+
+Converters = list[tuple[int, list[Callable[..., Any]], Any]]
+
+
+class RawRead:
+    """A written-out SELECT whose columns come back as the ORM returns them for the given fields.
+
+    `sql(connection)` returns the statement for that database (quote names with its `ops`); it is
+    built once per database alias. `fields[i]` is the model field column i holds, or None when the
+    column needs no conversion (an integer id). `model` routes the read, as the ORM would.
+    """
+
+    def __init__(
+        self, *, sql: Callable[[BaseDatabaseWrapper], str], fields: Sequence[Field | None], model: type[Model]
+    ) -> None:
+        self._build = sql
+        self._fields = tuple(fields)
+        self._model = model
+        self._prepared: dict[str, tuple[str, Converters]] = {}
+
+    def db(self) -> str:
+        """Return the alias of the database the read runs on."""
+        return router.db_for_read(self._model)
+
+    def rows(self, params: Sequence[Any] | dict[str, Any], *, using: str | None = None) -> list[tuple[Any, ...]]:
+        """Run the statement (on `using`, or where the model's reads go); return its rows, converted."""
+        connection = connections[using or self.db()]
+        sql, converters = self._prepare(connection)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if converters:
+            rows = [_convert(row, converters, connection) for row in rows]
+        return rows
+
+    def _prepare(self, connection: BaseDatabaseWrapper) -> tuple[str, Converters]:
+        prepared = self._prepared.get(connection.alias)
+        if prepared is None:
+            converters: Converters = []
+            for index, field in enumerate(self._fields):
+                if field is None:
+                    continue
+                column = field.get_col(field.model._meta.db_table)  # what the ORM's compiler asks, too
+                found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+                if found:
+                    converters.append((index, found, column))
+            prepared = self._prepared[connection.alias] = (self._build(connection), converters)
+        return prepared
+
+
+def _convert(row: tuple[Any, ...], converters: Converters, connection: BaseDatabaseWrapper) -> tuple[Any, ...]:
+    values = list(row)
+    for index, found, column in converters:
+        for convert in found:
+            values[index] = convert(values[index], column, connection)
+    return tuple(values)
