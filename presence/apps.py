@@ -11,11 +11,12 @@ class PresenceConfig(AppConfig):
         from accounts import me
         from messaging.signals import member_left
         from presence import selectors, services
-        from presence.realtime import SOCKET_APP
-        from realtime import registry
+        from presence.realtime import SOCKET_APP, check_store
+        from realtime import health, registry
         from realtime.fields import StrictBooleanField
 
         registry.register(SOCKET_APP)
+        health.register("presence", check_store)
         me.register(
             me.MeField(
                 name="presence_visible",

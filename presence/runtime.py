@@ -140,8 +140,9 @@ async def shutdown() -> None:
     """Unregister this process's sockets at once and announce the changes (a clean stop).
 
     Its users keep their status for the grace, as after any close: they may come back on another
-    process (a drain). Until the grace is over this process keeps turning due users offline, so the
-    last process to stop still announces them and stores their last_seen.
+    process (a drain). Another live process ends the graces left running; only the last process to
+    stop keeps turning due users offline until the grace is over, so that they are still announced
+    and their last_seen stored. Either way the process exits within the drain's bound.
     """
     store = get_store()
     await stop_heartbeat()
@@ -149,7 +150,8 @@ async def shutdown() -> None:
         changes = await asyncio.wait_for(store.shutdown(), _SHUTDOWN_TIMEOUT)
         if changes:
             await asyncio.wait_for(publish_transitions(store, changes), _SHUTDOWN_TIMEOUT)
-        await asyncio.wait_for(_finish_graces(store), store.grace + _SHUTDOWN_TIMEOUT)
+        if not await store.others_alive():
+            await asyncio.wait_for(_finish_graces(store), store.grace + _SHUTDOWN_TIMEOUT)
         # Daphne stops the loop once its cancelled consumers end, without waiting for what they shielded.
         if _publishing:
             await asyncio.wait(set(_publishing), timeout=_SHUTDOWN_TIMEOUT)

@@ -102,6 +102,10 @@ class PresenceStore(abc.ABC):
     async def ping(self) -> None:
         """Make a round trip to the store's backend (readiness); raise when it does not answer."""
 
+    async def others_alive(self) -> bool:
+        """Tell whether another live process shares this store (and so will end the graces left running)."""
+        return False
+
     @property
     def due_interval(self) -> float | None:
         """Return the seconds between `due` calls (a fraction of the grace, at most 0.5 s), or None without a grace."""

@@ -189,6 +189,16 @@ class RedisPresenceStore(PresenceStore):
     async def ping(self) -> None:
         await self._bind().client.ping()
 
+    async def others_alive(self) -> bool:
+        bound = self._bind()
+        try:
+            seconds, micros = await bound.client.time()
+            live = await bound.client.zrangebyscore(self.procs_key, f"({seconds * 1000 + micros // 1000}", "+inf")
+        except _FAULTS as exc:
+            self._degrade(exc)
+            return False
+        return any(pid != self.process_id for pid in live)
+
     async def shutdown(self) -> Transitions:
         self._closed = True
         bound = self._bind()

@@ -204,6 +204,18 @@ async def test_a_clean_stop_leaves_its_users_in_the_grace_and_another_process_en
     assert await auntil(ended, timeout=DEADLINE) == [ALICE]
 
 
+async def test_a_stopping_process_knows_whether_another_one_will_end_the_graces_it_leaves(redis_stores):
+    first, last = redis_stores(grace=60), redis_stores(grace=60)
+    await first.open(user_id=ALICE, socket_id="first.a1")
+    await last.open(user_id=BOB, socket_id="last.b1")
+
+    await first.shutdown()
+    assert await first.others_alive() is True  # `last` still holds its lease: it ends alice's grace
+
+    await last.shutdown()
+    assert await last.others_alive() is False  # nobody is left: the last process ends the graces itself
+
+
 async def test_reconnecting_to_another_process_within_the_grace_announces_nothing(redis_stores):
     stopping, other = redis_stores(grace=60), redis_stores(grace=60)
     await stopping.open(user_id=ALICE, socket_id="stopping.a1")
