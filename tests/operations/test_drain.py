@@ -6,10 +6,18 @@ import signal
 import time
 
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
+from presence.protocol import PresenceServerFrame
 from realtime.protocol import CloseCode, GoawayReason, ServerFrame
 from tests.support.messaging import direct, send
 from tests.support.operations import http_json
-from tests.support.realtime import authenticate, closed_with, next_frame, open_socket, send_frame
+from tests.support.presence import connect, presence_events_until_pong
+from tests.support.realtime import (
+    authenticate,
+    closed_with,
+    next_frame,
+    open_socket,
+    send_frame,
+)
 
 DRAIN = 2.0  # seconds of the drain window in these tests
 EXIT_BOUND = DRAIN + 5 + 5  # the contract's bound plus the test's own slack for a loaded machine
@@ -91,3 +99,25 @@ def test_a_message_sent_during_the_drain_reaches_the_recipient_live_or_by_sync_e
             received[frame["data"]["message"]["id"]] = received.get(frame["data"]["message"]["id"], 0) + 1
     for message_id in [*sent_ids, later]:
         assert received.get(message_id) == 1, (message_id, received)
+
+
+def test_a_user_drained_to_another_process_within_the_grace_is_announced_nothing(
+    redis_url, daphne_server, alice, bob, login
+):
+    direct(alice, bob)
+    draining = daphne_server(DEDWEN_DRAIN_SECONDS=str(DRAIN), DEDWEN_PRESENCE_GRACE="5")
+    other = daphne_server(DEDWEN_PRESENCE_GRACE="5")
+    alice_session = login(alice)
+    with open_socket(other) as bob_ws, open_socket(draining) as alice_ws:
+        connect(bob_ws, login(bob))
+        connect(alice_ws, alice_session)
+        assert next_frame(bob_ws, PresenceServerFrame.PRESENCE)["data"]["user_id"] == alice.pk  # online
+
+        draining.process.send_signal(signal.SIGTERM)
+        goaway, code = goaway_then_close(alice_ws)  # as the web client does: come back when told, elsewhere
+        assert code == CloseCode.GOING_AWAY
+        time.sleep(goaway["data"]["reconnect_after_ms"] / 1000)  # the delay the server chose, not a hope
+        with open_socket(other) as alice_back:
+            connect(alice_back, alice_session)
+            assert draining.process.wait(timeout=EXIT_BOUND) == 0
+            assert presence_events_until_pong(bob_ws) == []  # neither offline nor online again

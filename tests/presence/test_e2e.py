@@ -12,18 +12,10 @@ from presence.models import LastSeen
 from presence.protocol import PresenceClientFrame, PresenceServerFrame
 from presence.selectors import Status
 from realtime.protocol import ClientFrame, ServerFrame
-from tests.support.presence import require_redis
-from tests.support.realtime import authenticate, next_frame, open_socket, send_frame
+from tests.support.presence import connect, presence_events_until_pong, require_redis
+from tests.support.realtime import next_frame, open_socket, send_frame
 
 GHOST_WAIT = 15.0  # seconds: far above a 1 s TTL plus its sweep interval, far below the default TTL
-
-
-def connect(ws, session) -> list[dict]:
-    """Authenticate; return the `presence.snapshot` that must follow `authenticated` at once."""
-    authenticate(ws, session.token)
-    frame = next_frame(ws)
-    assert frame["type"] == PresenceServerFrame.PRESENCE_SNAPSHOT, frame
-    return frame["data"]["users"]
 
 
 def next_event(ws, *frame_types: str, timeout: float = 5.0) -> dict:
@@ -125,7 +117,8 @@ def test_with_redis_presence_crosses_processes_and_a_killed_process_leaves_no_gh
 def test_with_redis_a_clean_stop_turns_its_users_offline_long_before_the_ttl(
     redis_required, daphne_server, alice, bob, alice_bob, login
 ):
-    one, two = daphne_server(), daphne_server()  # the default 60 s TTL: only the clean stop can be this quick
+    # The default 60 s TTL: only the clean stop can be this quick. A 1 s drain closes alice's socket soon.
+    one, two = daphne_server(DEDWEN_DRAIN_SECONDS="1"), daphne_server()
     with open_socket(two) as bob_ws, open_socket(one) as alice_ws:
         connect(bob_ws, login(bob))
         connect(alice_ws, login(alice))
@@ -135,16 +128,6 @@ def test_with_redis_a_clean_stop_turns_its_users_offline_long_before_the_ttl(
 
         offline = next_frame(bob_ws, PresenceServerFrame.PRESENCE, timeout=10)["data"]
         assert (offline["user_id"], offline["status"]) == (alice.pk, Status.OFFLINE)
-
-
-def presence_events_until_pong(ws) -> list[tuple[int, str]]:
-    """Ping, and return the (user_id, status) of every `presence` frame received before the pong."""
-    send_frame(ws, ClientFrame.PING, {}, "barrier")
-    events = []
-    while (frame := next_frame(ws))["type"] != ServerFrame.PONG:
-        if frame["type"] == PresenceServerFrame.PRESENCE:
-            events.append((frame["data"]["user_id"], frame["data"]["status"]))
-    return events
 
 
 def test_with_redis_a_reconnect_elsewhere_within_the_grace_announces_nothing_and_idle_is_the_best_of_every_process(
@@ -181,7 +164,8 @@ def test_with_redis_a_clean_stop_follows_the_grace_and_a_user_back_on_another_pr
     from tests.support.messaging import direct
 
     direct(carol, bob)
-    one, two = daphne_server(DEDWEN_PRESENCE_GRACE="3"), daphne_server(DEDWEN_PRESENCE_GRACE="3")
+    one = daphne_server(DEDWEN_PRESENCE_GRACE="3", DEDWEN_DRAIN_SECONDS="1")
+    two = daphne_server(DEDWEN_PRESENCE_GRACE="3")
     with open_socket(two) as bob_ws, open_socket(one) as alice_ws, open_socket(one) as carol_ws:
         connect(bob_ws, login(bob))
         connect(alice_ws, login(alice))
@@ -189,7 +173,7 @@ def test_with_redis_a_clean_stop_follows_the_grace_and_a_user_back_on_another_pr
         came = {next_event(bob_ws, PresenceServerFrame.PRESENCE)["data"]["user_id"] for _ in range(2)}
         assert came == {alice.pk, carol.pk}
 
-        one.process.terminate()  # SIGTERM: its sockets go at once, its users keep their status for the grace
+        one.process.terminate()  # SIGTERM: its sockets go within the 1 s drain, its users keep their status for the grace
         with open_socket(two) as alice_back:  # alice reconnects elsewhere; carol does not
             connect(alice_back, login(alice))
             offline = next_event(bob_ws, PresenceServerFrame.PRESENCE, timeout=10)["data"]

@@ -28,6 +28,8 @@ from presence.stores import PresenceStore, set_store
 from presence.stores.memory import InProcessPresenceStore
 from presence.stores.redis_store import RedisPresenceStore
 from realtime import db, publish
+from realtime.protocol import ClientFrame, ServerFrame
+from tests.support.realtime import authenticate, next_frame, send_frame
 from tests.support.services import require_redis
 
 
@@ -198,3 +200,24 @@ def announcements(monkeypatch) -> Announcements:
 
     monkeypatch.setattr(publish, "_send", recording_send)
     return recorded
+
+
+# Real sockets ---------------------------------------------------------------------------------
+
+
+def connect(ws, session) -> list[dict]:
+    """Authenticate; return the `presence.snapshot` that must follow `authenticated` at once."""
+    authenticate(ws, session.token)
+    frame = next_frame(ws)
+    assert frame["type"] == PresenceServerFrame.PRESENCE_SNAPSHOT, frame
+    return frame["data"]["users"]
+
+
+def presence_events_until_pong(ws) -> list[tuple[int, str]]:
+    """Ping, and return the (user_id, status) of every `presence` frame received before the pong."""
+    send_frame(ws, ClientFrame.PING, {}, "barrier")
+    events = []
+    while (frame := next_frame(ws))["type"] != ServerFrame.PONG:
+        if frame["type"] == PresenceServerFrame.PRESENCE:
+            events.append((frame["data"]["user_id"], frame["data"]["status"]))
+    return events
