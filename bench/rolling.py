@@ -33,6 +33,7 @@ from bench import launch, run, world as worlds
 PAIRS = 20
 SEND_EVERY = 0.2  # seconds between a watcher's messages
 CONNECT_CONCURRENCY = 100
+SYNC_DEADLINE = 120.0  # seconds a client back on P1 waits at most for its sync to finish
 
 
 class Client:
@@ -69,11 +70,18 @@ class Client:
             pass
 
     async def sync_and_read(self, stop: asyncio.Event) -> None:
-        """Back on P1: sync from the last id seen, then keep reading until told to stop."""
+        """Back on P1: sync from the last id seen, then read until told to stop and the sync is done.
+
+        Every client syncs at once after the restart; a loaded P1 may answer a sync after the
+        watchers stop, so reading ends only once this client's `sync.done` says no more, at the latest
+        SYNC_DEADLINE seconds after it was sent (a sync never answered shows as lost messages).
+        """
         after = max(self.seen, default=0)
         await self.ws.send(json.dumps({"type": "sync", "data": {"after": after}}))
+        synced = False
+        deadline = time.monotonic() + SYNC_DEADLINE
         try:
-            while not stop.is_set():
+            while not (stop.is_set() and synced) and time.monotonic() < deadline:
                 try:
                     text = await asyncio.wait_for(self.ws.recv(), 0.5)
                 except TimeoutError:
@@ -83,6 +91,8 @@ class Client:
                     self.seen[frame["data"]["message"]["id"]] += 1
                 elif frame["type"] == "sync.done" and frame["data"]["more"]:
                     await self.ws.send(json.dumps({"type": "sync", "data": {"after": frame["data"]["last_id"]}}))
+                elif frame["type"] == "sync.done":
+                    synced = True
         except ConnectionClosed:
             pass
 
