@@ -39,15 +39,15 @@ def wait_until_draining(server) -> dict:
         time.sleep(0.02)
 
 
-def test_sigterm_turns_readyz_503_refuses_new_sockets_and_closes_each_socket_after_goaway(daphne_server, alice, bob, device_of):
+def test_sigterm_turns_readyz_503_refuses_new_sockets_and_closes_each_socket_after_goaway(socket_opener, daphne_server, alice, bob, device_of):
     server = daphne_server(DEDWEN_DRAIN_SECONDS=str(DRAIN))
-    sockets = [open_socket(server) for _ in range(4)]
+    sockets = [socket_opener(server) for _ in range(4)]
     for ws, user in zip(sockets, (alice, bob, alice, bob)):
         authenticate(ws, device_of(user).token)
     server.process.send_signal(signal.SIGTERM)
     assert wait_until_draining(server)["status"] == "draining"
 
-    late = open_socket(server)
+    late = socket_opener(server)
     frame, code = goaway_then_close(late)
     assert frame["data"]["reason"] == GoawayReason.DRAINING and code == CloseCode.GOING_AWAY
 
@@ -62,14 +62,14 @@ def test_sigterm_turns_readyz_503_refuses_new_sockets_and_closes_each_socket_aft
 
 
 def test_a_message_sent_during_the_drain_reaches_the_recipient_live_or_by_sync_exactly_once(
-    daphne_server, alice, bob, device_of
+    socket_opener, daphne_server, alice, bob, device_of
 ):
     conversation = direct(alice, bob)
     draining = daphne_server(DEDWEN_DRAIN_SECONDS=str(DRAIN))
     other = daphne_server()
-    alice_ws = open_socket(draining)
+    alice_ws = socket_opener(draining)
     authenticate(alice_ws, device_of(alice).token)
-    bob_ws = open_socket(other)
+    bob_ws = socket_opener(other)
     authenticate(bob_ws, device_of(bob).token)
 
     received: dict[int, int] = {}
@@ -88,7 +88,7 @@ def test_a_message_sent_during_the_drain_reaches_the_recipient_live_or_by_sync_e
     last_seen = max(received, default=sent_ids[0] - 1)  # the client syncs from the last id it saw
 
     later = send(bob, conversation, "after the goaway").pk  # stored while alice is away
-    again = open_socket(other)
+    again = socket_opener(other)
     authenticate(again, device_of(alice).token)
     send_frame(again, MessagingClientFrame.SYNC, {"after": last_seen}, ref="s")
     while True:

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission
 from realtime.protocol import CloseCode, GoawayReason, ServerFrame
 from tests.support.cast import make_user
 from tests.support.operations import AdminSession, listed_connection_ids
-from tests.support.realtime import authenticate, closed_with, next_frame, open_socket
+from tests.support.realtime import authenticate, closed_with, next_frame
 from tests.support.services import require_redis
 
 PAGE = "/admin/live-connections/"
@@ -23,12 +23,12 @@ def operator(db):
 
 
 def test_the_page_lists_each_authenticated_socket_and_disconnect_sends_goaway_then_4001(
-    daphne_server, operator, alice, bob, device_of
+    socket_opener, daphne_server, operator, alice, bob, device_of
 ):
     server = daphne_server()
-    alice_ws = open_socket(server, user_agent_header="alice-browser/1.0")
+    alice_ws = socket_opener(server, user_agent_header="alice-browser/1.0")
     alice_id = authenticate(alice_ws, device_of(alice).token)["data"]["connection_id"]
-    bob_ws = open_socket(server)
+    bob_ws = socket_opener(server)
     bob_id = authenticate(bob_ws, device_of(bob).token)["data"]["connection_id"]
     admin = AdminSession(server, "operator")
 
@@ -48,10 +48,10 @@ def test_the_page_lists_each_authenticated_socket_and_disconnect_sends_goaway_th
     assert listed_connection_ids(page) == [bob_id]  # bob's socket is untouched
 
 
-def test_staff_without_the_device_view_permission_see_nothing(daphne_server, alice, device_of, db):
+def test_staff_without_the_device_view_permission_see_nothing(socket_opener, daphne_server, alice, device_of, db):
     make_user("helper", is_staff=True)
     server = daphne_server()
-    ws = open_socket(server)
+    ws = socket_opener(server)
     connection_id = authenticate(ws, device_of(alice).token)["data"]["connection_id"]
     helper = AdminSession(server, "helper")
     status, page = helper.get(PAGE)
@@ -60,10 +60,10 @@ def test_staff_without_the_device_view_permission_see_nothing(daphne_server, ali
     ws.ping().wait(2)  # still open
 
 
-def test_a_socket_on_another_process_is_listed_and_disconnected(daphne_server, operator, alice, device_of):
+def test_a_socket_on_another_process_is_listed_and_disconnected(socket_opener, daphne_server, operator, alice, device_of):
     require_redis()
     admin_side, socket_side = daphne_server(), daphne_server()
-    ws = open_socket(socket_side)
+    ws = socket_opener(socket_side)
     connection_id = authenticate(ws, device_of(alice).token)["data"]["connection_id"]
     admin = AdminSession(admin_side, "operator")
     status, page = admin.get(PAGE)

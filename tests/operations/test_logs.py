@@ -9,7 +9,7 @@ import logging.config
 
 import pytest
 
-from tests.support.realtime import authenticate, closed_with, open_socket, send_frame
+from tests.support.realtime import authenticate, closed_with, send_frame
 
 FAKE_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
 CONTRACT_LINES = (
@@ -52,11 +52,11 @@ def test_a_token_in_a_message_an_extra_or_a_traceback_is_redacted(settings, form
     assert FAKE_TOKEN.split(".")[0] not in written
 
 
-def test_a_json_server_writes_one_object_per_line_with_the_contract_lines_as_messages(daphne_server, alice, device_of):
+def test_a_json_server_writes_one_object_per_line_with_the_contract_lines_as_messages(socket_opener, daphne_server, alice, device_of):
     server = daphne_server(DEDWEN_LOG_FORMAT="json")
-    ws = open_socket(server)
+    ws = socket_opener(server)
     authenticate(ws, device_of(alice).token)
-    refused = open_socket(server)
+    refused = socket_opener(server)
     send_frame(refused, "authenticate", {"token": FAKE_TOKEN})
     closed_with(refused)
     server.wait_for_log("authenticated and connected")

@@ -7,7 +7,12 @@ import pytest
 from operations.endpoints import metrics_allowed
 from realtime.protocol import ClientFrame, CloseCode
 from tests.support.operations import http_get, http_json, sample, scrape
-from tests.support.realtime import authenticate, closed_with, next_frame, open_socket, send_frame
+from tests.support.realtime import (
+    authenticate,
+    closed_with,
+    next_frame,
+    send_frame,
+)
 
 METRICS_TOKEN = "s3cret-metrics-token-for-tests"
 
@@ -40,17 +45,17 @@ def test_readyz_names_the_channel_layer_and_presence_when_redis_is_unreachable(d
     assert body["checks"]["presence"] != "ok"
 
 
-def test_metrics_carry_every_contract_family_with_its_labels(daphne_server, alice, device_of):
+def test_metrics_carry_every_contract_family_with_its_labels(socket_opener, daphne_server, alice, device_of):
     server = daphne_server()
     before = scrape(server)
-    ws = open_socket(server)
+    ws = socket_opener(server)
     authenticate(ws, device_of(alice).token)
     send_frame(ws, ClientFrame.PING, {})
     send_frame(ws, "no.such.type", {})
     next_frame(ws, "error")
     during = scrape(server)
     ws.close()
-    refused = open_socket(server)
+    refused = socket_opener(server)
     send_frame(refused, ClientFrame.AUTHENTICATE, {"token": "not-a-token"})
     assert closed_with(refused) == CloseCode.UNAUTHORIZED
     after = scrape(server)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +112,13 @@ def authenticate(ws: ClientConnection, token: str, *, ref: str | None = None) ->
     frame = next_frame(ws)
     assert frame["type"] == ServerFrame.AUTHENTICATED, frame
     return frame
+
+
+@pytest.fixture
+def socket_opener():
+    """Return open_socket, every socket it opens closed after the test (for sockets a `with` cannot hold)."""
+    with ExitStack() as stack:
+        yield lambda server, **options: stack.enter_context(open_socket(server, **options))
 
 
 # Frame handlers ---------------------------------------------------------------------------------
