@@ -104,6 +104,10 @@ def test_after_the_primary_is_killed_every_process_follows_the_promoted_replica_
     conversation = direct(alice, bob)
     alice_token, bob_token = login(alice).token, login(bob).token
     with sentinel_deployment(tmp_path / "redis") as deployment:
+        def alice_status() -> str:
+            headers = {"Authorization": f"Bearer {bob_token}"}
+            return http_json(two, f"/api/presence/?user={alice.pk}", headers=headers)[1][0]["status"]
+
         one, two = (daphne_server(**deployment.dedwen_env()) for _ in range(2))
         until(lambda: ready(one) and ready(two), timeout=RECOVERY, what="both processes ready")
         alice_socket = Listener(one, alice_token)
@@ -131,16 +135,14 @@ def test_after_the_primary_is_killed_every_process_follows_the_promoted_replica_
                 timeout=RECOVERY,
                 what="the failover counted",
             )
-        until(
-            lambda: http_json(two, f"/api/presence/?user={alice.pk}", headers={"Authorization": f"Bearer {bob_token}"})[1][0]["status"] == "online",
-            timeout=RECOVERY,
-            what="alice online again in the rebuilt presence",
-        )
+        until(lambda: alice_status() == "online", timeout=RECOVERY, what="alice online in the rebuilt presence")
 
         # alice's client: live pushes, then a sync on a new socket (which authenticates) for what it missed
         synced = synced_ids(two, alice_token, after=before["id"])
         assert len(synced) == len(set(synced)) and len(alice_socket.live) == len(set(alice_socket.live))
         assert set(stored) <= set(alice_socket.live) | set(synced), "a message stored during the failover was lost"
+        alice_socket.ws.close()  # her last socket: no ghost stays online after the failover
+        until(lambda: alice_status() == "offline", timeout=RECOVERY, what="alice offline once her sockets are gone")
         missed_live = [message_id for message_id in stored if message_id not in alice_socket.live]
         print(
             f"\nsentinel failover: first cross-process delivery {first_live:.2f} s after SIGKILL; "
