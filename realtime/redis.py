@@ -54,6 +54,9 @@ def _credentials(url: str) -> dict:
 class AsyncMasterPool(redis.asyncio.sentinel.SentinelConnectionPool, redis.asyncio.BlockingConnectionPool):
     """The master's connections, waiting for a free one like BlockingConnectionPool; notes failovers."""
 
+    # redis-py offers no blocking Sentinel pool: the mix-in relies on SentinelConnectionPool passing
+    # its keyword arguments on to BlockingConnectionPool (checked on redis 8.1; pyproject pins <9).
+
     async def get_master_address(self):
         address = await super().get_master_address()
         _note_master(address)
