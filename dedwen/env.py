@@ -80,6 +80,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return items
 
 
+def env_hostports(name: str) -> list[tuple[str, int]]:
+    """Return the variable as a comma-separated list of HOST:PORT pairs; an empty list when unset."""
+    value = _raw(name)
+    if value is None:
+        return []
+    pairs = []
+    for item in value.split(","):
+        match = re.fullmatch(r"\s*([A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):(\d{1,5})\s*", item)
+        if match is None or not 0 < int(match.group(2)) < 65536:
+            raise _fail(name, value, "comma-separated HOST:PORT pairs, e.g. 10.0.0.1:26379,10.0.0.2:26379")
+        pairs.append((match.group(1).strip("[]"), int(match.group(2))))
+    return pairs
+
+
 def env_drf_rate(name: str, default: str) -> str:
     """Return the variable as a Django REST framework throttle rate: NUMBER/PERIOD, PERIOD one of s, m, h, d."""
     value = _raw(name) or default

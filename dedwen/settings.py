@@ -14,6 +14,7 @@ from dedwen.env import (
     env_drf_rate,
     env_float,
     env_int,
+    env_hostports,
     env_list,
     env_rate,
     env_str,
@@ -142,6 +143,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Channel layer and presence ---------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 DEDWEN_REDIS_PREFIX = env_str("DEDWEN_REDIS_PREFIX", "dedwen")  # keys and channels of this deployment
+# Sentinel: REDIS_URL still switches Redis on and names db/username/password; the master's address
+# comes from these Sentinels (realtime/redis.py builds every client).
+DEDWEN_REDIS_SENTINELS = env_hostports("DEDWEN_REDIS_SENTINELS")
+DEDWEN_REDIS_MASTER = env_str("DEDWEN_REDIS_MASTER")
+if bool(DEDWEN_REDIS_SENTINELS) != bool(DEDWEN_REDIS_MASTER):
+    raise ImproperlyConfigured("DEDWEN_REDIS_SENTINELS and DEDWEN_REDIS_MASTER are set together or not at all")
+if DEDWEN_REDIS_SENTINELS and REDIS_URL is None:
+    raise ImproperlyConfigured("DEDWEN_REDIS_SENTINELS needs REDIS_URL (it names the database and password)")
 if REDIS_URL is None:
     CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer"}}
 else:
@@ -182,6 +191,8 @@ else:
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
+    if DEDWEN_REDIS_SENTINELS:
+        CACHES["default"]["OPTIONS"]["pool_class"] = "realtime.redis.SyncMasterPool"
 
 # --- Real-time --------------------------------------------------------------------------------
 # Who a socket's token speaks for: the kernel asks this object (realtime/auth.py).

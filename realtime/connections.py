@@ -30,6 +30,8 @@ from typing import Any
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from realtime import redis as redis_clients
+
 logger = logging.getLogger("dedwen.realtime.connections")
 
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -130,12 +132,10 @@ class Registry:
 
     def _client(self):
         """Return a Redis client bound to the running event loop."""
-        from redis.asyncio import Redis
-
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = Redis.from_url(
+            client = self._clients[loop] = redis_clients.async_client(
                 settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=_REDIS_TIMEOUT
             )
         return client
@@ -168,10 +168,8 @@ class Registry:
         return sorted(found, key=lambda entry: (entry.connected_at, entry.connection_id))
 
     def _all_from_redis(self) -> list[Connection]:
-        from redis import Redis
-
         procs, proc_prefix = _keys()
-        with Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=_REDIS_TIMEOUT) as client:
+        with redis_clients.sync_client(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=_REDIS_TIMEOUT) as client:
             process_ids = sorted(member.decode() for member in client.smembers(procs))
             with client.pipeline(transaction=False) as pipe:
                 for process_id in process_ids:

@@ -14,7 +14,9 @@ from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 from channels_redis import pubsub
 from channels_redis.utils import _consistent_hash, _wrap_close
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
+
+from realtime import redis as redis_clients
 
 logger = logging.getLogger("dedwen.realtime.layer")
 
@@ -178,7 +180,7 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
 
     Pub/sub keeps group memberships as Redis subscriptions held by this process, so they never
     expire under a long-lived socket (unlike the core layer's `group_expiry`). Each host entry's
-    extra keys go to redis-py's BlockingConnectionPool (max_connections, timeout, socket timeouts, ...).
+    extra keys go to realtime.redis.async_pool (a BlockingConnectionPool, or the Sentinel master's: max_connections, timeout, socket timeouts, ...).
     """
 
     def _get_layer(self):
@@ -198,7 +200,7 @@ class _BlockingPoolShard(pubsub.RedisSingleShardConnection):
     def _ensure_redis(self) -> None:
         if self._redis is None:
             options = dict(self.host)
-            pool = BlockingConnectionPool.from_url(options.pop("address"), **options)
+            pool = redis_clients.async_pool(options.pop("address"), **options)
             self._redis = Redis(connection_pool=pool)
             self._pubsub = self._redis.pubsub()
 

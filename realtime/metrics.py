@@ -34,6 +34,9 @@ REVOCATION_CLOSE_SECONDS = Histogram(
 PRESENCE_TRANSITIONS = Counter(
     "dedwen_presence_transitions", "Presence changes announced by this process.", ["status"]
 )
+REDIS_FAILOVERS = Counter(
+    "dedwen_redis_failovers", "Changes of the Redis master's address this process saw (Sentinel mode)."
+)
 
 PENDING, AUTHENTICATED = "pending", "authenticated"
 for _state in (PENDING, AUTHENTICATED):

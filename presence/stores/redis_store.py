@@ -11,13 +11,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from presence.stores.base import PresenceStore, Status, Transitions
+from realtime import redis as redis_clients
 
 logger = logging.getLogger("dedwen.presence")
 
@@ -229,7 +230,7 @@ class RedisPresenceStore(PresenceStore):
         """Return the pool for the running event loop (one loop in a server; one per test in pytest)."""
         loop = asyncio.get_running_loop()
         if self._bound is None or self._bound.loop is not loop:
-            pool = BlockingConnectionPool.from_url(
+            pool = redis_clients.async_pool(
                 self.url,
                 max_connections=self.max_connections,
                 timeout=2.0,  # wait this long for a free connection, then fail (never grow unbounded)
