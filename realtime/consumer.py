@@ -21,9 +21,9 @@ from rest_framework.exceptions import ValidationError
 
 from realtime import db, drain, registry
 from realtime import metrics as m
+from realtime.auth import Identity, Refusal, TokenRefused, authenticator
 from realtime.clientip import scope_client_ip, scope_header
 from realtime.connections import PROCESS_ID, REGISTRY, Connection, new_connection_id
-from realtime.auth import Identity, Refusal, TokenRefused, authenticator
 from realtime.context import SocketContext
 from realtime.errors import JsonableError, as_error_data
 from realtime.frames import BadFrame, Frame, parse_frame
@@ -180,8 +180,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
             else:
                 await self._send_error(ErrorCode.BAD_FRAME, exc.message, exc.ref)
             return
-        known = frame.type in _KERNEL_CLIENT_FRAMES or registry.handler_for(frame.type) is not None
-        m.WS_FRAMES.labels(direction="in", type=frame.type if known else m.INVALID_TYPE).inc()
+        m.WS_FRAMES.labels(direction="in", type=frame.type if registry.is_client_frame(frame.type) else m.INVALID_TYPE).inc()
         if self.ctx is None:
             await self._authenticate(frame)
         else:
@@ -511,6 +510,3 @@ class SocketConsumer(AsyncWebsocketConsumer):
         EVENT_DEVICE_REVOKED: _device_revoked,
         EVENT_GOAWAY: _goaway_event,
     }
-
-
-_KERNEL_CLIENT_FRAMES = frozenset(member.value for member in ClientFrame)

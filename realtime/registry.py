@@ -47,6 +47,11 @@ def register(app: SocketApp) -> None:
     _handlers.update(handlers)
 
 
+def is_client_frame(frame_type: str) -> bool:
+    """Tell whether a client frame type is answered: by the kernel itself, or by a registered app."""
+    return frame_type in _KERNEL_FRAMES or frame_type in _handlers
+
+
 def handler_for(frame_type: str) -> FrameHandler | None:
     """Return the handler of a client frame type, or None when no app handles it."""
     return _handlers.get(frame_type)

@@ -221,7 +221,7 @@ class DedwenServer(Server):
 
     def _sigterm(self) -> None:
         """Drain, then stop the reactor; a second SIGTERM stops it at once."""
-        from twisted.internet import defer, reactor
+        from twisted.internet import defer
 
         if drain.draining():
             logger.warning("second SIGTERM: stopping without waiting for the drain")
