@@ -141,3 +141,21 @@ def test_pages_outside_the_api_keep_their_html_errors(anyone, db):
 def test_too_many_query_fields_is_400_json_in_debug_too(signed_in, settings):
     settings.DEBUG = True
     assert_json_error(signed_in.get(f"/api/conversations/?{TOO_MANY_FIELDS}"), 400)
+
+
+def database_down(**kwargs):
+    from django.db import OperationalError
+
+    raise OperationalError("connection refused")
+
+
+def test_a_lost_database_is_a_503_json_error_with_retry_after_over_rest_and_on_pages(alice, login, monkeypatch):
+    from messaging import selectors
+
+    session = login(alice)
+    monkeypatch.setattr(selectors, "user_conversations", database_down)  # read by the REST list
+    monkeypatch.setattr(selectors, "user_conversation", database_down)  # read by the conversation page
+
+    for response in (session.bearer().get("/api/conversations/"), session.client.get("/conversations/1/")):
+        assert_json_error(response, 503, "unavailable")
+        assert response["Retry-After"] == "5"
