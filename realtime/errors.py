@@ -37,6 +37,7 @@ class JsonableError(Exception):
     code: str = ErrorCode.INVALID
     status: int = 400
     message: str = "The input is not valid."
+    retry_after: int | None = None  # seconds a client should wait before trying again (REST: Retry-After)
 
     def __init__(
         self, message: str | None = None, *, code: str | None = None, status: int | None = None, field: str | None = None
@@ -62,6 +63,21 @@ class NotFound(JsonableError):
     code = ErrorCode.NOT_FOUND
     status = 404
     message = "Not found."
+
+
+class BackendUnavailable(JsonableError):
+    """A backend the request needs (the database, Redis) is unavailable; nothing was stored."""
+
+    code = ErrorCode.UNAVAILABLE
+    status = 503
+    message = "A backend service is unavailable; try again shortly."
+    retry_after = 5
+
+
+def json_refusal(exc: JsonableError) -> JsonResponse:
+    """Return a Django JSON answer for a refusal (for answers made outside DRF)."""
+    headers = {"Retry_After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    return json_error(exc.code, exc.described, exc.status, **headers)
 
 
 class Conflict(JsonableError):

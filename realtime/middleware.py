@@ -9,7 +9,7 @@ from http import HTTPStatus
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
-from realtime.errors import json_error
+from realtime.errors import BackendUnavailable, json_error, json_refusal
 
 logger = logging.getLogger("dedwen.http")
 
@@ -26,7 +26,7 @@ class ServiceUnavailableMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, (OperationalError, InterfaceError)):
             logger.warning("database unavailable for %s %s: %s", request.method, request.path, type(exception).__name__)
-            return unavailable_response()
+            return json_refusal(BackendUnavailable())
         return None
 
 
@@ -51,13 +51,6 @@ def status_error(http_status: int) -> JsonResponse:
     except ValueError:
         message = "Error"
     return json_error(STATUS_CODES.get(http_status, "error"), f"{message}.", http_status)
-
-
-def unavailable_response() -> JsonResponse:
-    """Return the 503 answer for a request whose backend is down."""
-    response = json_error("unavailable", "A backend service is unavailable; try again shortly.", 503)
-    response["Retry-After"] = "5"
-    return response
 
 
 class JSONErrorMiddleware:

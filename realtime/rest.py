@@ -14,13 +14,19 @@ from django.core.exceptions import (
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.utils.http import parse_header_parameters
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from realtime import strictjson
-from realtime.errors import JsonableError, error_body, first_problem, json_error
+from realtime.errors import (
+    BackendUnavailable,
+    JsonableError,
+    error_body,
+    first_problem,
+    json_error,
+)
 
 logger = logging.getLogger("dedwen.api")
 
@@ -42,14 +48,6 @@ class StrictJSONParser(JSONParser):
             raise exceptions.ParseError("The request body is not valid UTF-8.") from None
         except strictjson.StrictJSONError as exc:
             raise exceptions.ParseError(f"The request body is not strict JSON: {exc}.") from None
-
-
-class ServiceUnavailable(exceptions.APIException):
-    """A backend the request needs (database, Redis) is unavailable."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "A backend service is unavailable; try again shortly."
-    default_code = "unavailable"
 
 
 class RefusedRequest(exceptions.APIException):
@@ -89,14 +87,17 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Jso
 
 def exception_handler(exc, context):
     """Shape every error as {"error": {...}}: JsonableError with its status, DRF's own, a lost database 503."""
-    if isinstance(exc, JsonableError):
-        fields = {"fields": {exc.field: [exc.message]}} if exc.field else {}
-        return Response(error_body(exc.code, exc.described, **fields), status=exc.status)
-    if isinstance(exc, SuspiciousOperation):  # raised inside DRF: request.data, query_params, negotiation
-        exc = RefusedRequest(exc)
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", type(exc).__name__)
-        exc = ServiceUnavailable()
+        exc = BackendUnavailable()
+    if isinstance(exc, JsonableError):
+        fields = {"fields": {exc.field: [exc.message]}} if exc.field else {}
+        response = Response(error_body(exc.code, exc.described, **fields), status=exc.status)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, SuspiciousOperation):  # raised inside DRF: request.data, query_params, negotiation
+        exc = RefusedRequest(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -108,8 +109,6 @@ def exception_handler(exc, context):
     else:
         fields = {"fields": detail} if isinstance(detail, dict) else {}
         response.data = error_body(codes if isinstance(codes, str) else "invalid", first_problem(detail), **fields)
-    if isinstance(exc, ServiceUnavailable):
-        response["Retry-After"] = "5"
     return response
 
 
