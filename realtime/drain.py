@@ -35,6 +35,7 @@ class Drainable(Protocol):
 _draining = False
 _sockets: set[Drainable] = set()
 _emptied: asyncio.Event | None = None
+_goaways: set[asyncio.Task] = set()  # held until done: the loop keeps only weak references to tasks
 
 
 def draining() -> bool:
@@ -86,7 +87,9 @@ async def start(*, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) ->
         if delay > 0:
             await sleep(delay)
         if socket in _sockets:
-            loop.create_task(socket.goaway(reason="draining", reconnect_after_ms=reconnect_after_ms()))
+            task = loop.create_task(socket.goaway(reason="draining", reconnect_after_ms=reconnect_after_ms()))
+            _goaways.add(task)
+            task.add_done_callback(_goaways.discard)
 
 
 async def run() -> bool:
