@@ -47,7 +47,7 @@ def api():
 def fresh_throttles():
     """Start every test with no REST throttle counted (user ids come back in a new test database)."""
     if settings.REDIS_URL:
-        from tests.support.presence import (
+        from tests.support.services import (
             delete_keys,  # here: a plugin module imported early is not assert-rewritten
         )
 

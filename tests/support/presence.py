@@ -30,18 +30,7 @@ from presence.stores.redis_store import RedisPresenceStore
 from realtime import db, publish
 from realtime.protocol import ClientFrame, ServerFrame
 from tests.support.realtime import authenticate, next_frame, send_frame
-from tests.support.services import require_redis
-
-
-def delete_keys(url: str, pattern: str) -> None:
-    """Delete every key matching the pattern."""
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+from tests.support.services import delete_keys, require_redis
 
 
 @pytest.fixture

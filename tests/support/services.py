@@ -1,4 +1,4 @@
-"""What several areas share: the Redis requirement of the services run, and a socket that records frames."""
+"""What several areas share: the Redis requirement of the services run, a clean live-connections registry, and a socket that records frames."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from realtime.connections import REGISTRY
 from realtime.context import SocketContext
 
 
@@ -29,6 +30,25 @@ def require_redis() -> str:
     finally:
         client.close()
     return url
+
+
+def delete_keys(url: str, pattern: str) -> None:
+    """Delete every key matching the pattern."""
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_live_connections():
+    """Start every test with no live connection listed (a server of an earlier test may have left one in Redis)."""
+    REGISTRY.local.clear()
+    if settings.REDIS_URL:
+        delete_keys(settings.REDIS_URL, f"{settings.DEDWEN_REDIS_PREFIX}:connections:*")
 
 
 @pytest.fixture
