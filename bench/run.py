@@ -368,6 +368,13 @@ def summary(result: dict) -> str:
     return " ".join(parts)
 
 
+def log_errors(path: Path) -> int:
+    """Count the errors a server logged: ERROR/CRITICAL lines, or bare tracebacks if there are more of those."""
+    lines = path.read_text(errors="replace").splitlines()
+    marked = sum(1 for line in lines if "ERROR" in line or "CRITICAL" in line)
+    return max(marked, sum(1 for line in lines if line.startswith("Traceback (most recent call last)")))
+
+
 def machine() -> dict:
     cpu = platform.processor() or ""
     try:
@@ -472,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.stop()
             results["servers"].setdefault(name, {})["log_tail"] = server.log_tail(1500)
+            results["servers"][name]["log_errors"] = log_errors(server.log_path)
         results["servers"][name]["wall_s"] = round(time.monotonic() - t0, 1)
     results["wall_s"] = round(time.monotonic() - suite_t0, 1)
     (out_dir / "latest.json").write_text(json.dumps(results, indent=1))
