@@ -295,8 +295,10 @@ def goals_markdown(results: dict) -> str:
         return ""
     return "\n".join(
         [
-            f"Ratios from one `bin/bench` run ({results.get('profile')} profile, {results.get('started')}, {m.get('cores')} cores "
-            f"{m.get('cpu')}, {results.get('wall_s')} s); dedwen-redis against B-redis / B-chat-redis, embedded dedwen against B / B-chat.",
+            (
+                f"Ratios from one `bin/bench` run ({results.get('profile')} profile, {results.get('started')}, {m.get('cores')} cores "
+                f"{m.get('cpu')}, {results.get('wall_s')} s); dedwen-redis against B-redis / B-chat-redis, embedded dedwen against B / B-chat."
+            ),
             "",
             *lines,
             "",

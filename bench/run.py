@@ -167,11 +167,18 @@ def ensure_pg_database(name: str = PG_DB) -> None:
 
 
 def chat_env(name: str, work: Path) -> dict[str, str]:
-    """B-chat's settings: SQLite (a fresh file per run) or PostgreSQL (BENCH_PG_DB + "_chat")."""
+    """B-chat's settings: SQLite (a fresh file per run) or PostgreSQL (BENCH_PG_DB + "_chat").
+
+    Stock SQLite syncs every commit to disk (rollback journal, synchronous=FULL), so B-chat's embedded
+    rate follows the disk's fsync latency (and the other I/O on the machine), not its CPU.
+    BENCH_CHAT_SQLITE_DIR (e.g. /dev/shm) moves its file elsewhere to measure it without the disk.
+    """
     env = {"DJANGO_SETTINGS_MODULE": "bench.chat.settings", "BENCH_REDIS_URL": REDIS_URL, "BENCH_REDIS_PREFIX": REDIS_PREFIX}
     if name == "B-chat-redis":
         return {**env, "BENCH_CHAT_PG_DB": f"{PG_DB}_chat"}
-    return {**env, "BENCH_CHAT_SQLITE": str(work / "chat.sqlite3")}
+    directory = Path(os.environ.get("BENCH_CHAT_SQLITE_DIR") or work)
+    directory.mkdir(parents=True, exist_ok=True)
+    return {**env, "BENCH_CHAT_SQLITE": str(directory / "chat.sqlite3")}
 
 
 def migrate_chat(name: str, work: Path) -> None:
@@ -179,6 +186,9 @@ def migrate_chat(name: str, work: Path) -> None:
     env = chat_env(name, work)
     if "BENCH_CHAT_PG_DB" in env:
         ensure_pg_database(env["BENCH_CHAT_PG_DB"])
+    else:  # a fresh SQLite file each run, wherever it lives
+        for stale in Path(env["BENCH_CHAT_SQLITE"]).parent.glob("chat.sqlite3*"):
+            stale.unlink()
     subprocess.run([PY, "-m", "django", "migrate", "--verbosity", "0"], cwd=REPO, env={**os.environ, **env}, check=True)
 
 

@@ -4,13 +4,13 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.chat.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import path  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import path
 
-from bench.chat.consumers import ChatConsumer  # noqa: E402
+from bench.chat.consumers import ChatConsumer
 
 application = ProtocolTypeRouter({"websocket": URLRouter([path("ws/", ChatConsumer.as_asgi())])})
