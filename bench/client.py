@@ -560,80 +560,132 @@ async def burst(target: Target, *, users: list[int], hold: float = 1.0) -> dict:
     }
 
 
-# --- dedwen-only workloads -----------------------------------------------------------------------
+# --- persisted messages (dedwen and B-chat) ------------------------------------------------------
 
 
-async def message_send(pairs: Pairs, *, in_flight_pairs: int, duration: float, limit_per_pair: int = 10_000) -> dict:
-    """Persisted `message.send`, one in flight per sending pair: ack latency and delivery latency."""
-    n = in_flight_pairs
-    ack_lat: list[float] = []
-    delivery_lat: list[float] = []
-    waiting: dict[str, asyncio.Future] = {}
-    sent_at: dict[str, float] = {}
-    errors: Counter[str] = Counter()
-    run = f"{time.time_ns():x}"
+class _MessageWatch:
+    """Match each `message.send` with its `ack` (by ref) and its `message.new` (by client_id) on the pairs used."""
 
-    def sender_frames(text: str, t: float) -> None:
+    def __init__(self, pairs: Pairs, n: int) -> None:
+        self.ack_lat: list[float] = []
+        self.delivery_lat: list[float] = []
+        self.waiting: dict[str, asyncio.Future] = {}
+        self.sent_at: dict[str, float] = {}  # client_id -> send time, until its message.new arrives
+        self.unacked: dict[str, float] = {}  # ref -> send time, until its ack (or error) arrives
+        self.errors: Counter[str] = Counter()
+        self.run = f"{time.time_ns():x}"
+        self.pairs = pairs
+        for i in range(n):
+            pairs.senders[i].on_frame = self.sender_frames
+            pairs.receivers[i].on_frame = self.receiver_frames
+
+    def sender_frames(self, text: str, t: float) -> None:
         if '"ack"' in text or '"error"' in text:
             frame = json.loads(text)
-            fut = waiting.pop(frame.get("ref"), None)
+            ref = frame.get("ref")
+            started = self.unacked.pop(ref, None)
+            kind, data = frame.get("type"), frame.get("data")
+            if started is not None:
+                if kind == "ack":
+                    self.ack_lat.append(t - started)
+                else:
+                    self.errors[str((data or {}).get("code"))] += 1
+                    self.sent_at.pop(ref, None)
+            fut = self.waiting.pop(ref, None)
             if fut is not None and not fut.done():
-                fut.set_result((frame.get("type"), frame.get("data"), t))
+                fut.set_result(kind)
 
-    def receiver_frames(text: str, t: float) -> None:
+    def receiver_frames(self, text: str, t: float) -> None:
         if '"message.new"' in text:
             frame = json.loads(text)
             client_id = ((frame.get("data") or {}).get("message") or {}).get("client_id")
-            started = sent_at.pop(client_id, None)
+            started = self.sent_at.pop(client_id, None)
             if started is not None:
-                delivery_lat.append(t - started)
+                self.delivery_lat.append(t - started)
 
-    for i in range(n):
-        pairs.senders[i].on_frame = sender_frames
-        pairs.receivers[i].on_frame = receiver_frames
+    async def send(self, i: int, ref: str, body: str) -> None:
+        """Send one message on pair i (ref doubles as client_id) and start its clocks."""
+        started = now()
+        self.unacked[ref] = started
+        self.sent_at[ref] = started
+        frame = {"type": "message.send", "ref": ref, "data": {"conversation_id": self.pairs.conversations[i], "body": body, "client_id": ref}}
+        await self.pairs.senders[i].send(frame)
+
+    async def finish(self, elapsed: float, drain: float = 5.0, **extra) -> dict:
+        """Wait (bounded) for the acks and deliveries still due; return the figures."""
+        deadline = now() + drain
+        while (self.unacked or self.sent_at) and now() < deadline:
+            await asyncio.sleep(0.02)
+        for conn in self.pairs.all:
+            conn.on_frame = None
+        return {
+            **extra,
+            "ops": len(self.ack_lat),
+            "acks_per_s": round(len(self.ack_lat) / elapsed, 1),
+            "ack_ms": percentiles(self.ack_lat),
+            "delivery_ms": percentiles(self.delivery_lat),
+            "unacked": len(self.unacked),
+            "undelivered": len(self.sent_at),
+            "errors": dict(self.errors),
+            "cdf_ms": sample(self.ack_lat),
+            "abnormal_closes": dict(Counter(str(c.close_code) for c in self.pairs.all if c.abnormal)),
+        }
+
+
+async def message_send(pairs: Pairs, *, in_flight_pairs: int, duration: float, in_flight: int = 1, limit_per_pair: int = 10_000) -> dict:
+    """Persisted `message.send` on `in_flight_pairs` sending pairs, each keeping `in_flight` sends unacked.
+
+    Closed loop: each of the in_flight slots of a pair sends its next message when the previous one's
+    `ack` arrives. Ack latency runs from send to ack; delivery latency to the other member's `message.new`.
+    """
+    n = in_flight_pairs
+    watch = _MessageWatch(pairs, n)
     t0 = now()
     end = t0 + duration
 
-    async def loop(i: int) -> None:
-        conn, conv = pairs.senders[i], pairs.conversations[i]
+    async def slot(i: int, j: int) -> None:
         for k in range(limit_per_pair):
             if now() >= end:
                 return
-            ref = f"{run}-{i}-{k}"
+            ref = f"{watch.run}-{i}-{j}-{k}"
             fut = asyncio.get_running_loop().create_future()
-            waiting[ref] = fut
-            started = now()
-            sent_at[ref] = started
-            await conn.send({"type": "message.send", "ref": ref, "data": {"conversation_id": conv, "body": f"bench {k}", "client_id": ref}})
+            watch.waiting[ref] = fut
+            await watch.send(i, ref, f"bench {k}")
             try:
-                kind, data, t = await asyncio.wait_for(fut, 10.0)
+                await asyncio.wait_for(fut, 10.0)
             except TimeoutError:
-                errors["no ack in 10 s"] += 1
+                watch.errors["no ack in 10 s"] += 1
                 return
-            if kind == "ack":
-                ack_lat.append(t - started)
-            else:
-                errors[str((data or {}).get("code"))] += 1
-                sent_at.pop(ref, None)
 
-    await asyncio.gather(*(loop(i) for i in range(n)))
-    elapsed = now() - t0
-    deadline = now() + 5.0
-    while sent_at and now() < deadline:
-        await asyncio.sleep(0.02)
-    for conn in pairs.all:
-        conn.on_frame = None
-    return {
-        "senders": n,
-        "ops": len(ack_lat),
-        "acks_per_s": round(len(ack_lat) / elapsed, 1),
-        "ack_ms": percentiles(ack_lat),
-        "delivery_ms": percentiles(delivery_lat),
-        "undelivered": len(sent_at),
-        "errors": dict(errors),
-        "cdf_ms": sample(ack_lat),
-        "abnormal_closes": dict(Counter(str(c.close_code) for c in pairs.all if c.abnormal)),
-    }
+    await asyncio.gather(*(slot(i, j) for i in range(n) for j in range(in_flight)))
+    return await watch.finish(now() - t0, senders=n, in_flight_per_sender=in_flight)
+
+
+async def message_paced(pairs: Pairs, *, rate: float, duration: float, drain: float = 10.0) -> dict:
+    """Persisted `message.send` at a fixed total rate spread round-robin over all pairs (open loop).
+
+    Sends are due at t0 + k/rate whatever the acks do, so ack latency includes any queueing a server
+    builds at this rate; what has no ack `drain` seconds after the last send counts as unacked.
+    """
+    n = len(pairs.senders)
+    watch = _MessageWatch(pairs, n)
+    total = max(1, int(rate * duration))
+    t0 = now()
+    try:
+        for k in range(total):
+            delay = t0 + k / rate - now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await watch.send(k % n, f"{watch.run}-p-{k}", f"bench {k}")
+    except ConnectionClosed:
+        pass
+    sent_for = now() - t0
+    result = await watch.finish(sent_for, drain=drain, rate=round(rate, 1), senders=n, sent=total)
+    result["offered_per_s"] = round(total / sent_for, 1) if sent_for else None
+    return result
+
+
+# --- dedwen-only workloads -----------------------------------------------------------------------
 
 
 def _logout(url: str, token: str) -> int:

@@ -3,8 +3,11 @@
 usage: python -m bench.run [--profile full|quick|tiny] [--servers R,B,...] [--out bench/results]
 
 Servers: R (raw websockets), B (bare Channels, in-memory layer), B-redis (core RedisChannelLayer),
-B-pubsub (RedisPubSubChannelLayer), dedwen (embedded: SQLite + in-process layer), dedwen-redis
-(PostgreSQL + Redis), dedwen-uvicorn (embedded, served by uvicorn instead of daphne).
+B-pubsub (RedisPubSubChannelLayer), B-chat (the tutorial chat consumer made persistent: SQLite +
+in-memory layer), B-chat-redis (the same on PostgreSQL + RedisPubSubChannelLayer), dedwen (embedded:
+SQLite + in-process layer), dedwen-redis (PostgreSQL + Redis), dedwen-uvicorn (embedded, served by
+uvicorn instead of daphne). They run in this order whatever --servers says: a dedwen configuration's
+paced message workload runs at half the max rate its B-chat family measured earlier in the run.
 """
 
 from __future__ import annotations
@@ -37,8 +40,12 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 REDIS_PREFIX = os.environ.get("BENCH_REDIS_PREFIX", "bench")
 PG_DB = os.environ.get("BENCH_PG_DB", "dedwen_bench")
 PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-ALL_SERVERS = ["R", "B", "B-redis", "B-pubsub", "dedwen", "dedwen-redis", "dedwen-uvicorn"]
-DEFAULT_SERVERS = ALL_SERVERS[:-1]  # uvicorn is measured on request: --servers ...,dedwen-uvicorn
+ALL_SERVERS = ["R", "B", "B-redis", "B-pubsub", "B-chat", "B-chat-redis", "dedwen", "dedwen-redis", "dedwen-uvicorn"]
+DEFAULT_SERVERS = ALL_SERVERS
+# The B-chat server whose max message rate sets each server's paced message workload (at half of it).
+PACED_BY = {"B-chat": "B-chat", "B-chat-redis": "B-chat-redis", "dedwen": "B-chat", "dedwen-redis": "B-chat-redis", "dedwen-uvicorn": "B-chat"}
+# The message workloads whose acks/s is a server's max rate (the larger of the two).
+MAX_RATE_KEYS = ("message_max", "message_senders")
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class Profile:
     flood_per_pair: int = 300
     burst: int = 100
     message_seconds: float = 3.0
+    message_in_flight: int = 10  # message_senders: in flight per sending pair
     revocations: int = 10
     presence: int = 10
 
@@ -97,15 +105,18 @@ PROFILES = {
     ),
 }
 
-# Which workloads each server runs (dedwen-only ones need persistence, presence or revocation).
+# Which workloads each server runs (dedwen-only ones need presence or revocation; "message" is the
+# four message workloads: single, max, senders, paced).
 PLANS = {
     "R": ["connect", "relay", "fanout", "flood", "burst", "idle"],
     "B": ["connect", "relay", "fanout", "flood", "burst", "idle"],
     "B-redis": ["connect", "relay", "fanout", "flood", "burst"],
     "B-pubsub": ["relay", "fanout", "flood"],
+    "B-chat": ["connect", "message"],
+    "B-chat-redis": ["connect", "message"],
     "dedwen": ["connect", "relay", "fanout", "flood", "burst", "message", "revocation", "presence", "idle"],
     "dedwen-redis": ["connect", "relay", "fanout", "flood", "burst", "message", "revocation", "presence", "idle"],
-    "dedwen-uvicorn": ["connect", "relay", "fanout", "flood", "burst", "idle"],
+    "dedwen-uvicorn": ["connect", "relay", "fanout", "flood", "burst", "message", "revocation", "presence", "idle"],
 }
 
 DEDWEN_ENV = {
@@ -146,13 +157,39 @@ def flush_redis() -> None:
     conn.close()
 
 
-def ensure_pg_database() -> None:
+def ensure_pg_database(name: str = PG_DB) -> None:
     import psycopg
     from psycopg import sql
 
     with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DB)))
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def chat_env(name: str, work: Path) -> dict[str, str]:
+    """B-chat's settings: SQLite (a fresh file per run) or PostgreSQL (BENCH_PG_DB + "_chat").
+
+    Stock SQLite syncs every commit to disk (rollback journal, synchronous=FULL), so B-chat's embedded
+    rate follows the disk's fsync latency (and the other I/O on the machine), not its CPU.
+    BENCH_CHAT_SQLITE_DIR (e.g. /dev/shm) moves its file elsewhere to measure it without the disk.
+    """
+    env = {"DJANGO_SETTINGS_MODULE": "bench.chat.settings", "BENCH_REDIS_URL": REDIS_URL, "BENCH_REDIS_PREFIX": REDIS_PREFIX}
+    if name == "B-chat-redis":
+        return {**env, "BENCH_CHAT_PG_DB": f"{PG_DB}_chat"}
+    directory = Path(os.environ.get("BENCH_CHAT_SQLITE_DIR") or work)
+    directory.mkdir(parents=True, exist_ok=True)
+    return {**env, "BENCH_CHAT_SQLITE": str(directory / "chat.sqlite3")}
+
+
+def migrate_chat(name: str, work: Path) -> None:
+    """Create B-chat's database and its one table, as `manage.py migrate` would."""
+    env = chat_env(name, work)
+    if "BENCH_CHAT_PG_DB" in env:
+        ensure_pg_database(env["BENCH_CHAT_PG_DB"])
+    else:  # a fresh SQLite file each run, wherever it lives
+        for stale in Path(env["BENCH_CHAT_SQLITE"]).parent.glob("chat.sqlite3*"):
+            stale.unlink()
+    subprocess.run([PY, "-m", "django", "migrate", "--verbosity", "0"], cwd=REPO, env={**os.environ, **env}, check=True)
 
 
 def seed_dedwen(name: str, world_path: Path, out: Path) -> dict:
@@ -169,6 +206,9 @@ def seed_dedwen(name: str, world_path: Path, out: Path) -> dict:
 def start_server(name: str, port: int, world_path: Path, log_dir: Path) -> launch.Server:
     if name == "R":
         argv, env = [PY, "-m", "bench.servers.raw", str(port), str(world_path)], {}
+    elif name.startswith("B-chat"):
+        argv = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "bench.chat.asgi:application"]
+        env = {**chat_env(name, world_path.parent), "BENCH_WORLD": str(world_path)}
     elif name.startswith("B"):
         layer = {"B": "memory", "B-redis": "redis", "B-pubsub": "pubsub"}[name]
         argv = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "bench.bare.asgi:application"]
@@ -199,8 +239,28 @@ def target_for(name: str, server: launch.Server, world: worlds.World, creds: dic
     )
 
 
-async def run_server(name: str, target: Target, world: worlds.World, prof: Profile, log, spy_dir: Path | None = None, only: set[str] | None = None) -> dict:
-    """Run this server's plan; every workload is bounded and a failing one is recorded, not fatal."""
+def max_message_rate(result: dict | None) -> float | None:
+    """A server's max persisted-send rate: the best acks/s of its closed-loop message workloads."""
+    rates = [((result or {}).get(key) or {}).get("acks_per_s") for key in MAX_RATE_KEYS]
+    rates = [r for r in rates if r]
+    return max(rates) if rates else None
+
+
+async def run_server(
+    name: str,
+    target: Target,
+    world: worlds.World,
+    prof: Profile,
+    log,
+    spy_dir: Path | None = None,
+    only: set[str] | None = None,
+    paced_base: float | None = None,
+) -> dict:
+    """Run this server's plan; every workload is bounded and a failing one is recorded, not fatal.
+
+    paced_base is the max message rate of this server's B-chat family measured earlier in the run
+    (None when it was not): message_paced runs at half of it.
+    """
     plan = [w for w in PLANS[name] if only is None or w in only]
     server = target.server
     out: dict = {}
@@ -233,6 +293,20 @@ async def run_server(name: str, target: Target, world: worlds.World, prof: Profi
     if "message" in plan:
         await step("message_single", lambda: client.measured(server, client.message_send(pairs, in_flight_pairs=1, duration=prof.message_seconds)))
         await step("message_max", lambda: client.measured(server, client.message_send(pairs, in_flight_pairs=world.pairs, duration=prof.message_seconds)))
+        await step(
+            "message_senders",
+            lambda: client.measured(
+                server, client.message_send(pairs, in_flight_pairs=world.pairs, in_flight=prof.message_in_flight, duration=prof.message_seconds)
+            ),
+        )
+        if PACED_BY.get(name) == name:  # a B-chat server: half of what it just measured
+            paced_base = max_message_rate(out)
+        if paced_base:
+            rate = paced_base / 2
+            await step("message_paced", lambda: client.measured(server, client.message_paced(pairs, rate=rate, duration=prof.message_seconds)))
+            out["message_paced"]["paced_by"] = PACED_BY[name]
+        else:
+            out["message_paced"] = {"error": f"not run: {PACED_BY.get(name)} measured no max rate earlier in this run"}
     if "fanout" in plan:
         t_open = time.monotonic()
         members, failed = await client.open_many(target, [world.fanout_user(i) for i in range(world.fanout_members)], concurrency=10, limit=45)
@@ -293,15 +367,22 @@ def summary(result: dict) -> str:
     if "error" in result:
         return "ERROR " + result["error"]
     parts = []
-    for key in ("per_s", "delivered_per_s", "deliveries_per_s", "acks_per_s", "authenticated", "held", "lost", "dropped", "missing", "failures", "abnormal_closes"):
+    for key in ("rate", "per_s", "delivered_per_s", "deliveries_per_s", "acks_per_s", "authenticated", "held", "lost", "dropped", "missing", "unacked", "undelivered", "errors", "failures", "abnormal_closes"):
         if key in result and result[key] not in ({}, None):
             parts.append(f"{key}={result[key]}")
-    for key in ("latency_ms", "last_recipient_ms", "ack_ms", "close_ms", "offline_ms"):
+    for key in ("latency_ms", "last_recipient_ms", "ack_ms", "delivery_ms", "close_ms", "offline_ms"):
         if key in result and result[key].get("p50") is not None:
             parts.append(f"{key} p50={result[key]['p50']:.1f} p99={result[key]['p99']:.1f}")
     if result.get("server_cpu_us_per_op"):
         parts.append(f"cpu/op={result['server_cpu_us_per_op']}us")
     return " ".join(parts)
+
+
+def log_errors(path: Path) -> int:
+    """Count the errors a server logged: ERROR/CRITICAL lines, or bare tracebacks if there are more of those."""
+    lines = path.read_text(errors="replace").splitlines()
+    marked = sum(1 for line in lines if "ERROR" in line or "CRITICAL" in line)
+    return max(marked, sum(1 for line in lines if line.startswith("Traceback (most recent call last)")))
 
 
 def machine() -> dict:
@@ -349,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(names) - set(ALL_SERVERS)
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    names = sorted(set(names), key=ALL_SERVERS.index)  # B-chat before dedwen: the paced rate comes from it
     prof = PROFILES[args.profile]
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -389,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
                 flush_redis()
             if name.startswith("dedwen"):
                 creds = seed_dedwen(name, world_path, work / f"{name}-creds.json")
+            if name.startswith("B-chat"):
+                migrate_chat(name, work)
             server = start_server(name, launch.free_port(), world_path, work / "logs")
         except Exception as exc:  # noqa: BLE001
             results["servers"][name] = {"error": f"could not start: {exc}"[:2000]}
@@ -397,13 +481,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             target = target_for(name, server, world, creds)
             spy = Path(args.py_spy) if args.py_spy else None
-            results["servers"][name] = asyncio.run(run_server(name, target, world, prof, log, spy, only))
+            base = max_message_rate(results["servers"].get(PACED_BY.get(name, "")))
+            results["servers"][name] = asyncio.run(run_server(name, target, world, prof, log, spy, only, paced_base=base))
         except Exception as exc:  # noqa: BLE001
             results["servers"][name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
             log(f"   {name}: {type(exc).__name__}: {exc}")
         finally:
             server.stop()
             results["servers"].setdefault(name, {})["log_tail"] = server.log_tail(1500)
+            results["servers"][name]["log_errors"] = log_errors(server.log_path)
         results["servers"][name]["wall_s"] = round(time.monotonic() - t0, 1)
     results["wall_s"] = round(time.monotonic() - suite_t0, 1)
     (out_dir / "latest.json").write_text(json.dumps(results, indent=1))
