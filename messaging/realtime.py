@@ -115,6 +115,10 @@ class SendQueue:
     async def _store(self, batch: list[tuple[services.Outgoing, asyncio.Future]]) -> None:
         try:
             results = await db.call(services.send_messages, outgoing=[outgoing for outgoing, _ in batch])
+        except asyncio.CancelledError:  # the loop is shutting down: no handler may wait for ever
+            for _, done in batch:
+                done.cancel()
+            raise
         except db.Unavailable as exc:
             for _, done in batch:
                 _settle(done, exception=db.Unavailable(*exc.args))
