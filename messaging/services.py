@@ -209,7 +209,7 @@ def send_messages(*, outgoing: Sequence[Outgoing]) -> list[Sent | JsonableError]
                     results[index] = sent if index == indexes[0] else Sent(message, created=False, data=sent.data)
         if created:
             created.sort(key=lambda sent: sent.message.pk)  # published in id order
-            _record_activity([sent.message for sent in created])
+            _record_activity([sent.message for sent in created], created_at=now)
             for sent in created:
                 publish(
                     user_ids=members[sent.message.conversation_id],
@@ -253,20 +253,22 @@ def _sent_before(*, keys: list[tuple[int, str]]) -> dict[tuple[int, str], Messag
     return {(message.sender_id, message.client_id): message for message in Message.objects.select_related("sender").filter(match)}
 
 
-def _record_activity(created: list[Message]) -> None:
-    """Make each conversation's newest message its latest, and mark the messages read for their senders."""
-    latest: dict[int, Message] = {}
+def _record_activity(created: list[Message], *, created_at) -> None:
+    """Make each conversation's newest message its latest, and mark the messages read for their senders.
+
+    Rows are updated in key order, so that concurrent batches never wait on each other in a cycle.
+    """
+    latest: dict[int, int] = {}
     read: dict[tuple[int, int], int] = {}
     for message in created:
-        if message.conversation_id not in latest or latest[message.conversation_id].pk < message.pk:
-            latest[message.conversation_id] = message
+        latest[message.conversation_id] = max(latest.get(message.conversation_id, 0), message.pk)
         key = (message.conversation_id, message.sender_id)
         read[key] = max(read.get(key, 0), message.pk)
-    at = Conversation._meta.get_field("last_activity_at").get_db_prep_save(next(iter(latest.values())).created_at, connection)
+    at = Conversation._meta.get_field("last_activity_at").get_db_prep_save(created_at, connection)
     conversation_sql, membership_sql = _activity_sql(connection.alias)
     with connection.cursor() as cursor:
-        cursor.executemany(conversation_sql, [(m.pk, at, m.conversation_id, m.pk) for m in latest.values()])
-        cursor.executemany(membership_sql, [(pk, conversation_id, user_id, pk) for (conversation_id, user_id), pk in read.items()])
+        cursor.executemany(conversation_sql, [(pk, at, conversation_id, pk) for conversation_id, pk in sorted(latest.items())])
+        cursor.executemany(membership_sql, [(pk, conversation_id, user_id, pk) for (conversation_id, user_id), pk in sorted(read.items())])
 
 
 @functools.cache

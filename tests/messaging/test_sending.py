@@ -51,10 +51,9 @@ def test_several_sends_are_stored_in_one_call_each_with_its_activity_read_marker
     assert Membership.objects.get(conversation=bob_carol, user=bob).last_read_id == second.message.pk
     assert Membership.objects.get(conversation=alice_bob, user=bob).last_read_id == 0
     bob_frames = sent.frames(user_group(bob.pk))
+    in_id_order = sorted((first, second, third), key=lambda sent: sent.message.pk)
     assert [(frame["type"], frame["data"].get("message", frame["data"].get("data"))) for frame in bob_frames] == [
-        (MessagingServerFrame.MESSAGE_NEW, first.data),
-        (MessagingServerFrame.MESSAGE_NEW, second.data),
-        (MessagingServerFrame.MESSAGE_NEW, third.data),
+        *((MessagingServerFrame.MESSAGE_NEW, sent.data) for sent in in_id_order),
         (MessagingServerFrame.NOTIFICATION, {"conversation_id": alice_bob.pk, "message_id": first.message.pk}),
         (MessagingServerFrame.NOTIFICATION, {"conversation_id": alice_bob.pk, "message_id": third.message.pk}),
     ]
