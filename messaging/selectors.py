@@ -247,18 +247,21 @@ def unread_notification_count(*, user: AbstractBaseUser) -> int:
     return Notification.objects.filter(user_id=user.pk).unread().count()
 
 
+COUNTS_PER_QUERY = 1024  # users whose unread notifications one statement counts (SQLite takes at most 32,766 parameters)
+
+
 def unread_notification_counts(*, user_ids: Collection[int]) -> dict[int, int]:
-    """Return the unread notification count of each user, in one query.
+    """Return the unread notification count of each user, in one query per 1,024 users.
 
     Every notification pushed carries one, so the statement is written out (ids padded as in `participants_of`).
     """
     counts = dict.fromkeys(user_ids, 0)
-    if not counts:
-        return counts
-    ids = _padded(list(counts))
+    everyone = list(counts)
     with connection.cursor() as cursor:
-        cursor.execute(_unread_counts_sql(connection.alias, len(ids)), ids)
-        counts.update(cursor.fetchall())
+        for start in range(0, len(everyone), COUNTS_PER_QUERY):
+            ids = _padded(everyone[start : start + COUNTS_PER_QUERY])
+            cursor.execute(_unread_counts_sql(connection.alias, len(ids)), ids)
+            counts.update(cursor.fetchall())
     return counts
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -22,6 +23,7 @@ from messaging.serializers import (
 )
 from realtime.fields import validated
 from realtime.protocol import ErrorCode, ServerFrame, user_group
+from tests.support.cast import make_user
 from tests.support.messaging import direct, send
 
 SEND = realtime.SOCKET_APP.handlers[MessagingClientFrame.MESSAGE_SEND]
@@ -99,6 +101,28 @@ def test_the_same_client_id_twice_in_one_call_is_stored_once_and_published_once(
     assert Message.objects.filter(client_id="twice").count() == 1
     assert Notification.objects.filter(kind="message").count() == 1
     assert [frame["type"] for frame in sent.frames(user_group(bob.pk))] == [MessagingServerFrame.MESSAGE_NEW, MessagingServerFrame.NOTIFICATION]
+
+
+@pytest.mark.django_db
+def test_a_send_to_more_users_than_one_statement_takes_notifies_each_with_their_count(alice, bob, carol, broadcasts, monkeypatch):
+    monkeypatch.setattr(services, "NOTIFICATIONS_PER_INSERT", 2)
+    monkeypatch.setattr(selectors, "COUNTS_PER_QUERY", 2)
+    others = [bob, carol, *(make_user(name) for name in ("dave", "erin", "frank"))]
+    group = services.create_conversation(creator=alice, participant_ids=[user.pk for user in others], title="five").conversation
+    services.notify_users(user_ids=[carol.pk], kind="k", text="carol has one more")
+    with broadcasts() as sent:
+        (result,) = services.send_messages(outgoing=[outgoing(alice, group, "many")])
+    notified = {
+        int(group_name.split(".")[-1]): frame["data"]
+        for group_name, frame in ((group_name, json.loads(event["text"])) for group_name, event in sent.sent)
+        if frame["type"] == MessagingServerFrame.NOTIFICATION
+    }
+    assert set(notified) == {user.pk for user in others}
+    assert all(note["data"] == {"conversation_id": group.pk, "message_id": result.message.pk} for note in notified.values())
+    assert {user_id: note["unread_count"] for user_id, note in notified.items()} == {
+        user.pk: 3 if user == carol else 2 for user in others  # the group's opening, carol's extra one, this message
+    }
+    assert len({note["id"] for note in notified.values()}) == 5
 
 
 @pytest.mark.django_db
