@@ -75,7 +75,7 @@ class ParticipantCache:
 participants = ParticipantCache(ttl=PARTICIPANTS_TTL, size=PARTICIPANTS_CACHED)
 
 
-SEND_BATCH = 64  # message.send frames stored in one database trip and transaction, at most
+SEND_BATCH = services.MAX_SENDS  # message.send frames stored in one database trip and transaction, at most
 
 
 class SendQueue:

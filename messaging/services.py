@@ -141,6 +141,9 @@ def leave_conversation(*, user: AbstractBaseUser, conversation: Conversation) ->
     return left == 1
 
 
+MAX_SENDS = 64  # messages one send_messages call stores at most: one transaction, statements of bounded size
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """A message to send: who sends it, where, its body and client_id.
@@ -171,8 +174,10 @@ def send_messages(*, outgoing: Sequence[Outgoing]) -> list[Sent | JsonableError]
     gets `message.new` (but the `exclude_channel` socket) and the others a `notification`.
     Idempotent on (sender, client_id): a retry, also one racing the first send or in the same call,
     returns the first message and publishes nothing; naming another conversation is ClientIdReused.
-    A few statements whatever the count (written out: the ORM's compiling cost more than running them).
+    A few statements whatever the count, at most MAX_SENDS (written out: the ORM's compiling cost more than running them).
     """
+    if len(outgoing) > MAX_SENDS:
+        raise ValueError(f"send at most {MAX_SENDS} messages per call")
     results: list[Sent | JsonableError | None] = [None] * len(outgoing)
     with transaction.atomic():
         members = selectors.participants_of(conversation_ids={send.conversation_id for send in outgoing})

@@ -244,3 +244,23 @@ async def test_when_a_shared_trip_fails_each_send_is_stored_alone_and_only_the_b
     assert results[0] is None and isinstance(results[1], RuntimeError)
     assert [frame["type"] for frame in good.sent] == [ServerFrame.ACK] and bad.sent == []
     assert await sync_to_async(lambda: list(Message.objects.values_list("body", flat=True)))() == ["good"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_more_sends_waiting_than_one_trip_takes_go_in_the_next_trips(alice, alice_bob, socket_of, monkeypatch):
+    trips = []
+    real_send_messages = services.send_messages
+
+    def recorded(*, outgoing):
+        trips.append(len(outgoing))
+        return real_send_messages(outgoing=outgoing)
+
+    monkeypatch.setattr(services, "send_messages", recorded)
+    monkeypatch.setattr(realtime, "SEND_BATCH", 2)
+    sockets = [socket_of(alice) for _ in range(5)]
+    await asyncio.gather(
+        *(SEND(socket.ctx, {"conversation_id": alice_bob.pk, "body": "hi", "client_id": f"n{n}"}, None) for n, socket in enumerate(sockets))
+    )
+    assert trips == [2, 2, 1]
+    assert [socket.sent[0]["data"]["message"]["client_id"] for socket in sockets] == ["n0", "n1", "n2", "n3", "n4"]
+    assert await sync_to_async(Message.objects.count)() == 5
