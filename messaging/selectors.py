@@ -245,31 +245,3 @@ def user_notifications(*, user: AbstractBaseUser, unread_only: bool = False) -> 
 def unread_notification_count(*, user: AbstractBaseUser) -> int:
     """Return how many notifications the user has not read."""
     return Notification.objects.filter(user_id=user.pk).unread().count()
-
-
-COUNTS_PER_QUERY = 1024  # users whose unread notifications one statement counts (SQLite takes at most 32,766 parameters)
-
-
-def unread_notification_counts(*, user_ids: Collection[int]) -> dict[int, int]:
-    """Return the unread notification count of each user, in one query per 1,024 users.
-
-    Every notification pushed carries one, so the statement is written out (ids padded as in `participants_of`).
-    """
-    counts = dict.fromkeys(user_ids, 0)
-    everyone = list(counts)
-    with connection.cursor() as cursor:
-        for start in range(0, len(everyone), COUNTS_PER_QUERY):
-            ids = _padded(everyone[start : start + COUNTS_PER_QUERY])
-            cursor.execute(_unread_counts_sql(connection.alias, len(ids)), ids)
-            counts.update(cursor.fetchall())
-    return counts
-
-
-@functools.cache
-def _unread_counts_sql(alias: str, size: int) -> str:
-    quote = connections[alias].ops.quote_name
-    user, read_at = (quote(Notification._meta.get_field(name).column) for name in ("user", "read_at"))
-    return (
-        f"SELECT {user}, COUNT(*) FROM {quote(Notification._meta.db_table)}"
-        f" WHERE {user} IN ({', '.join(['%s'] * size)}) AND {read_at} IS NULL GROUP BY {user}"
-    )

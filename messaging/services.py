@@ -7,6 +7,7 @@ Every change is stored first; its live frames are published after the transactio
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,11 +15,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from messaging import selectors
-from messaging.models import Conversation, Membership, Message, Notification
+from messaging.models import Conversation, Membership, Message, Notification, UnreadNotifications
 from messaging.protocol import MessagingServerFrame
 from messaging.serializers import message_data, notification_frame_data
 from messaging.signals import member_left
@@ -370,7 +372,7 @@ def _notify(rows: list[tuple[int, str, str, dict[str, Any]]], *, created_at) -> 
                 notifications.append(
                     Notification(id=notification_id, user_id=user_id, kind=kind, text=text, data=data, created_at=created_at)
                 )
-        counts = selectors.unread_notification_counts(user_ids={notification.user_id for notification in notifications})
+        counts = _add_unread(Counter(notification.user_id for notification in notifications))
         # A user notified twice here saw the first with one fewer unread: count down from the last.
         frames = []
         for notification in reversed(notifications):
@@ -396,9 +398,54 @@ def _insert_notifications_sql(alias: str, rows: int) -> str:
     )
 
 
+UNREAD_PER_UPSERT = 1000  # users whose counts one statement moves (2,000 parameters)
+
+
+def _add_unread(added: Counter[int]) -> dict[int, int]:
+    """Add new notifications to their users' unread counts; return each user's count after (one statement per 1,000 users).
+
+    In user order, so that concurrent transactions lock the counts in the same order, never in a cycle.
+    """
+    counts: dict[int, int] = {}
+    users = sorted(added)
+    with connection.cursor() as cursor:
+        for start in range(0, len(users), UNREAD_PER_UPSERT):
+            chunk = users[start : start + UNREAD_PER_UPSERT]
+            cursor.execute(_add_unread_sql(connection.alias, len(chunk)), [value for user_id in chunk for value in (user_id, added[user_id])])
+            counts.update(cursor.fetchall())
+    return counts
+
+
+@functools.cache
+def _add_unread_sql(alias: str, rows: int) -> str:
+    quote = connections[alias].ops.quote_name
+    table = quote(UnreadNotifications._meta.db_table)
+    user, count = quote(UnreadNotifications._meta.get_field("user").column), quote("count")
+    return (
+        f"INSERT INTO {table} ({user}, {count}) VALUES {', '.join(['(%s, %s)'] * rows)}"
+        f" ON CONFLICT ({user}) DO UPDATE SET {count} = {table}.{count} + excluded.{count}"
+        f" RETURNING {user}, {count}"
+    )
+
+
 def mark_notifications_read(*, user: AbstractBaseUser, ids: Iterable[int] | None = None) -> int:
     """Mark the user's notifications read (the named ones, or all); return how many changed."""
     notifications = Notification.objects.filter(user_id=user.pk).unread()
     if ids is not None:
         notifications = notifications.filter(pk__in=list(ids))
-    return notifications.update(read_at=timezone.now())
+    with transaction.atomic():
+        changed = notifications.update(read_at=timezone.now())
+        if changed:  # exactly the rows this statement marked: a concurrent mark cannot count them twice
+            UnreadNotifications.objects.filter(user_id=user.pk).update(count=Greatest(F("count") - changed, 0))
+    return changed
+
+
+def recount_unread_notifications(*, user_ids: Iterable[int]) -> None:
+    """Set the users' unread counts from their notifications (after a change made outside these services: the admin)."""
+    user_ids = set(user_ids)
+    counted = dict(
+        Notification.objects.filter(user_id__in=user_ids).unread().order_by().values("user_id").annotate(n=Count("id")).values_list("user_id", "n")
+    )
+    with transaction.atomic():
+        for user_id in sorted(user_ids):
+            UnreadNotifications.objects.update_or_create(user_id=user_id, defaults={"count": counted.get(user_id, 0)})

@@ -106,7 +106,7 @@ def test_the_same_client_id_twice_in_one_call_is_stored_once_and_published_once(
 @pytest.mark.django_db
 def test_a_send_to_more_users_than_one_statement_takes_notifies_each_with_their_count(alice, bob, carol, broadcasts, monkeypatch):
     monkeypatch.setattr(services, "NOTIFICATIONS_PER_INSERT", 2)
-    monkeypatch.setattr(selectors, "COUNTS_PER_QUERY", 2)
+    monkeypatch.setattr(services, "UNREAD_PER_UPSERT", 2)
     others = [bob, carol, *(make_user(name) for name in ("dave", "erin", "frank"))]
     group = services.create_conversation(creator=alice, participant_ids=[user.pk for user in others], title="five").conversation
     services.notify_users(user_ids=[carol.pk], kind="k", text="carol has one more")
