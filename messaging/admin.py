@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from messaging import services
 from messaging.models import Conversation, Membership, Message, Notification
 
 
@@ -46,3 +47,19 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["user__username", "text"]
     raw_id_fields = ["user"]
+
+    # Changes made here bypass the services: recount the unread notifications of every user they touch.
+
+    def save_model(self, request, obj, form, change):
+        before = Notification.objects.filter(pk=obj.pk).values_list("user_id", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        services.recount_unread_notifications(user_ids={obj.user_id, before} - {None})
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.recount_unread_notifications(user_ids=[obj.user_id])
+
+    def delete_queryset(self, request, queryset):
+        user_ids = set(queryset.values_list("user_id", flat=True))
+        super().delete_queryset(request, queryset)
+        services.recount_unread_notifications(user_ids=user_ids)

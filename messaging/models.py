@@ -107,3 +107,19 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for user {self.user_id}"
+
+
+class UnreadNotifications(models.Model):
+    """How many notifications a user has not read, kept in step by messaging.services (a push carries it without counting).
+
+    No row means none: the row appears with the user's first notification.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "unread notifications"
+
+    def __str__(self) -> str:
+        return f"{self.count} unread for user {self.user_id}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,13 +15,14 @@ from messaging import selectors, services
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
 from messaging.serializers import (
     MessageReadFrameSerializer,
-    MessageSendFrameSerializer,
-    MessageSerializer,
     SyncFrameSerializer,
     TypingFrameSerializer,
+    message_data,
+    message_send_frame,
 )
 from realtime import db, metrics
 from realtime.context import SocketContext
+from realtime.errors import JsonableError
 from realtime.fields import validated
 from realtime.protocol import ServerFrame
 from realtime.registry import SocketApp
@@ -72,18 +75,97 @@ class ParticipantCache:
 participants = ParticipantCache(ttl=PARTICIPANTS_TTL, size=PARTICIPANTS_CACHED)
 
 
-def _send(*, sender, conversation_id: int, body: str, client_id: str) -> services.Sent:
-    """Check access and store the message (one trip to the database thread)."""
-    conversation = selectors.access_conversation(user=sender, conversation_id=conversation_id)
-    return services.send_message(sender=sender, conversation=conversation, body=body, client_id=client_id)
+SEND_BATCH = services.MAX_SENDS  # message.send frames stored in one database trip and transaction, at most
+
+
+class SendQueue:
+    """The `message.send` frames of one event loop waiting for the database thread, stored together.
+
+    While one trip runs, the frames that arrive wait; the next trip stores all of them (at most
+    SEND_BATCH) in one transaction (services.send_messages). Each frame keeps its own result: a
+    refusal fails only its frame. When the trip itself fails, the database down fails each with
+    Unavailable, and anything else stores each frame alone, so that one bad frame fails alone.
+    A socket has at most one frame in here (its frames are dispatched one at a time).
+    """
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[services.Outgoing, asyncio.Future]] = []
+        self._worker: asyncio.Task | None = None
+
+    async def send(self, outgoing: services.Outgoing) -> services.Sent:
+        """Store a message with the others waiting; return it once committed, or raise its refusal."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._waiting.append((outgoing, done))
+        if self._worker is None:
+            self._worker = loop.create_task(self._store_waiting())
+        result = await done
+        if isinstance(result, JsonableError):
+            raise result
+        return result
+
+    async def _store_waiting(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:SEND_BATCH], self._waiting[SEND_BATCH:]
+                await self._store(batch)
+        finally:
+            self._worker = None
+
+    async def _store(self, batch: list[tuple[services.Outgoing, asyncio.Future]]) -> None:
+        try:
+            results = await db.call(services.send_messages, outgoing=[outgoing for outgoing, _ in batch])
+        except asyncio.CancelledError:  # the loop is shutting down: no handler may wait for ever
+            for _, done in batch:
+                done.cancel()
+            raise
+        except db.Unavailable as exc:
+            for _, done in batch:
+                _settle(done, exception=db.Unavailable(*exc.args))
+        except Exception as exc:  # noqa: BLE001 - handed to the frame's handler, or retried alone
+            if len(batch) == 1:
+                _settle(batch[0][1], exception=exc)
+            else:
+                for item in batch:
+                    await self._store([item])
+        else:
+            for (_, done), result in zip(batch, results, strict=True):
+                _settle(done, result=result)
+
+
+def _settle(done: asyncio.Future, *, result: Any = None, exception: BaseException | None = None) -> None:
+    if done.done():  # its handler was cancelled (the socket closed): the message is stored all the same
+        return
+    if exception is not None:
+        done.set_exception(exception)
+    else:
+        done.set_result(result)
+
+
+_send_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SendQueue] = weakref.WeakKeyDictionary()
+
+
+def send_queue() -> SendQueue:
+    """Return the running event loop's SendQueue."""
+    loop = asyncio.get_running_loop()
+    queue = _send_queues.get(loop)
+    if queue is None:
+        queue = _send_queues[loop] = SendQueue()
+    return queue
 
 
 async def message_send(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:
-    """Store a message and acknowledge it; every participant's sockets get `message.new`."""
+    """Store a message and acknowledge it; every participant's other sockets get `message.new`."""
     started = time.perf_counter()
-    form = validated(MessageSendFrameSerializer, data)
-    sent = await db.call(
-        _send, sender=ctx.user, conversation_id=form["conversation_id"], body=form["body"], client_id=form["client_id"]
+    form = message_send_frame(data)
+    sent = await send_queue().send(
+        services.Outgoing(
+            sender=ctx.user,
+            conversation_id=form["conversation_id"],
+            body=form["body"],
+            client_id=form["client_id"],
+            exclude_channel=ctx.channel_name,
+        )
     )
     await ctx.send_frame(ServerFrame.ACK, {"message": sent.data}, ref)
     metrics.MESSAGE_SEND_SECONDS.observe(time.perf_counter() - started)
@@ -129,7 +211,7 @@ async def sync(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> 
     # One more than a page tells whether another page follows, without a second query.
     found = await db.call(selectors.messages_after, user=ctx.user, after=last_id, limit=batch_size + 1)
     for message in found[:batch_size]:
-        frame = {"conversation_id": message.conversation_id, "message": MessageSerializer(message).data}
+        frame = {"conversation_id": message.conversation_id, "message": message_data(message)}
         await ctx.send_frame(MessagingServerFrame.MESSAGE_NEW, frame, None)
         last_id = message.pk
     await ctx.send_frame(MessagingServerFrame.SYNC_DONE, {"last_id": last_id, "more": len(found) > batch_size}, ref)

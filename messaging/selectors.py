@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connections
+from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     Count,
@@ -95,6 +96,42 @@ def access_conversation(*, user: AbstractBaseUser, conversation_id: int) -> Conv
 def participant_ids(*, conversation: Conversation) -> list[int]:
     """Return the ids of the conversation's current participants, in joining order."""
     return list(active_memberships().filter(conversation=conversation).order_by("id").values_list("user_id", flat=True))
+
+
+def participants_of(*, conversation_ids: Collection[int]) -> dict[int, list[int]]:
+    """Return the current participants of each conversation, in joining order, in one query (an unknown one has none).
+
+    Every `message.send` reads this (its access check and its recipients), so the statement is
+    written out; the list of ids is padded to a power of two, so that few distinct statements
+    exist (PostgreSQL prepares each after a few runs).
+    """
+    found: dict[int, list[int]] = {conversation_id: [] for conversation_id in conversation_ids}
+    if not found:
+        return found
+    ids = _padded(list(found))
+    with connection.cursor() as cursor:
+        cursor.execute(_participants_sql(connection.alias, len(ids)), ids)
+        for conversation_id, user_id in cursor.fetchall():
+            found[conversation_id].append(user_id)
+    return found
+
+
+def _padded(ids: list[int]) -> list[int]:
+    """Return ids padded with the last one to a power of two (an IN list of few distinct lengths)."""
+    return ids + ids[-1:] * ((1 << (len(ids) - 1).bit_length()) - len(ids))
+
+
+@functools.cache
+def _participants_sql(alias: str, size: int) -> str:
+    quote = connections[alias].ops.quote_name
+    conversation, user, left_at = (
+        quote(Membership._meta.get_field(name).column) for name in ("conversation", "user", "left_at")
+    )
+    return (
+        f"SELECT {conversation}, {user} FROM {quote(Membership._meta.db_table)}"
+        f" WHERE {conversation} IN ({', '.join(['%s'] * size)}) AND {left_at} IS NULL"
+        f" ORDER BY {quote(Membership._meta.pk.column)}"
+    )
 
 
 def conversation_participant_ids(*, user: AbstractBaseUser, conversation_id: int) -> list[int]:
@@ -208,18 +245,3 @@ def user_notifications(*, user: AbstractBaseUser, unread_only: bool = False) -> 
 def unread_notification_count(*, user: AbstractBaseUser) -> int:
     """Return how many notifications the user has not read."""
     return Notification.objects.filter(user_id=user.pk).unread().count()
-
-
-def unread_notification_counts(*, user_ids: list[int]) -> dict[int, int]:
-    """Return the unread notification count of each user, in one query."""
-    rows = (
-        Notification.objects.filter(user_id__in=user_ids)
-        .unread()
-        .order_by()
-        .values("user_id")
-        .annotate(count=Count("id"))
-        .values_list("user_id", "count")
-    )
-    counts = dict.fromkeys(user_ids, 0)
-    counts.update(rows)
-    return counts

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -14,9 +17,11 @@ from realtime.fields import (
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
+    validated,
 )
 
 MAX_PARTICIPANTS = 100
+CLIENT_ID_MAX_LENGTH = 64
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
 
@@ -33,7 +38,7 @@ class MessageBodySerializer(serializers.Serializer):
     """A message to send: a non-blank body of at most DEDWEN_MESSAGE_MAX_LENGTH characters, and its client_id."""
 
     body = StrictCharField(trim_whitespace=False)
-    client_id = StrictCharField(max_length=64)
+    client_id = StrictCharField(max_length=CLIENT_ID_MAX_LENGTH)
 
     def validate_body(self, body: str) -> str:
         if not body.strip():
@@ -86,6 +91,41 @@ class MessageSendFrameSerializer(MessageBodySerializer):
     conversation_id = IdField()
 
 
+def message_send_frame(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a `message.send` frame's fields as MessageSendFrameSerializer validates them, without running it on plain input.
+
+    The serializer stays the rule: a frame that is not plainly valid here (a wrong type, a blank or
+    long value, a null or surrogate character) goes through it, which refuses it in its own words.
+    Running it costs more than storing the message (docs/performance.md, "Persisted sends").
+    """
+    body, client_id, conversation_id = data.get("body"), data.get("client_id"), data.get("conversation_id")
+    if type(body) is str and type(client_id) is str and type(conversation_id) is int:
+        client_id = client_id.strip()  # as StrictCharField does (trim_whitespace); the body is kept as sent
+        if (
+            0 < conversation_id <= MAX_ID
+            and 0 < len(body) <= settings.DEDWEN_MESSAGE_MAX_LENGTH
+            and not body.isspace()
+            and 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH
+            and _plain(body)
+            and _plain(client_id)
+        ):
+            return {"body": body, "client_id": client_id, "conversation_id": conversation_id}
+    return validated(MessageSendFrameSerializer, data)
+
+
+def _plain(text: str) -> bool:
+    """Tell whether a string has neither a null character nor a surrogate (what DRF's CharField refuses)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
 class MessageReadFrameSerializer(ReadMarkerSerializer):
     conversation_id = IdField()
 
@@ -116,6 +156,25 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_datetime = serializers.DateTimeField()  # one unbound field: the DRF datetime format, without a serializer
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    """Return the message as MessageSerializer shapes it, written out (every send shapes one; a test pins them equal).
+
+    The sender must be loaded (or set) on the message.
+    """
+    sender = message.sender
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "sender": {"id": sender.pk, "username": sender.get_username()},
+        "body": message.body,
+        "client_id": message.client_id,
+        "created_at": _datetime.to_representation(message.created_at),
+    }
+
+
 class ConversationSerializer(serializers.Serializer):
     """A conversation as one participant sees it (serializes a Membership from selectors.user_conversations)."""
 
@@ -140,11 +199,19 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def notification_frame_data(notification: Notification, *, unread_count: int) -> dict:
-    """Return the data of a `notification` frame: the notification and the user's live unread count."""
-    data = NotificationSerializer(notification).data
-    del data["read_at"]
-    return {**data, "unread_count": unread_count}
+def notification_frame_data(notification: Notification, *, unread_count: int) -> dict[str, Any]:
+    """Return the data of a `notification` frame: NotificationSerializer's shape without `read_at`, and the user's live unread count.
+
+    Written out (every send pushes one per recipient); a test pins it to the serializer's shape.
+    """
+    return {
+        "id": notification.pk,
+        "kind": notification.kind,
+        "text": notification.text,
+        "data": notification.data,
+        "created_at": _datetime.to_representation(notification.created_at),
+        "unread_count": unread_count,
+    }
 
 
 class NotificationListSerializer(serializers.Serializer):

@@ -6,20 +6,23 @@ Every change is stored first; its live frames are published after the transactio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import Count, F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from messaging import selectors
-from messaging.models import Conversation, Membership, Message, Notification
+from messaging.models import Conversation, Membership, Message, Notification, UnreadNotifications
 from messaging.protocol import MessagingServerFrame
-from messaging.serializers import MessageSerializer, notification_frame_data
+from messaging.serializers import message_data, notification_frame_data
 from messaging.signals import member_left
 from realtime import metrics
 from realtime.errors import Conflict, JsonableError
@@ -54,20 +57,12 @@ class Opened:
 class Sent:
     """A message, whether this call stored it (False: an earlier send with the same client_id), and its shape.
 
-    `data` is the message as MessageSerializer shapes it, made once for `message.new` and the ack.
+    `data` is the message as MessageSerializer shapes it (serializers.message_data), made once for `message.new` and the ack.
     """
 
     message: Message
     created: bool
     data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-_message_shape = MessageSerializer()  # one instance for every message: building its fields costs more than using them
-
-
-def _message_data(message: Message) -> dict[str, Any]:
-    """Return the message as MessageSerializer shapes it."""
-    return _message_shape.to_representation(message)
 
 
 def create_conversation(*, creator: AbstractBaseUser, participant_ids: Iterable[int], title: str = "") -> Opened:
@@ -148,56 +143,166 @@ def leave_conversation(*, user: AbstractBaseUser, conversation: Conversation) ->
     return left == 1
 
 
-def send_message(*, sender: AbstractBaseUser, conversation: Conversation, body: str, client_id: str) -> Sent:
-    """Store a message, then publish `message.new` to every participant and notify the others.
+MAX_SENDS = 64  # messages one send_messages call stores at most: one transaction, statements of bounded size
 
-    Idempotent on (sender, client_id): a retry returns the first message and publishes nothing,
-    also when two sends with the same client_id race.
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send: who sends it, where, its body and client_id.
+
+    `exclude_channel`: the sending socket's channel, which needs no `message.new` (its ack carries the message).
     """
-    earlier = _sent_before(sender=sender, client_id=client_id, conversation=conversation)
-    if earlier is not None:
-        return Sent(earlier, created=False, data=_message_data(earlier))
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(conversation=conversation, sender=sender, body=body, client_id=client_id)
-            transaction.on_commit(metrics.MESSAGES_SENT.inc)
-            _record_activity(conversation=conversation, message=message)
-            recipients = selectors.participant_ids(conversation=conversation)
-            data = _message_data(message)
-            publish(
-                user_ids=recipients,
-                frame_type=MessagingServerFrame.MESSAGE_NEW,
-                data={"conversation_id": conversation.pk, "message": data},
+
+    sender: AbstractBaseUser
+    conversation_id: int
+    body: str
+    client_id: str
+    exclude_channel: str | None = None
+
+
+def send_message(*, sender: AbstractBaseUser, conversation: Conversation, body: str, client_id: str) -> Sent:
+    """Store one message (see send_messages); raise its refusal."""
+    (result,) = send_messages(outgoing=[Outgoing(sender=sender, conversation_id=conversation.pk, body=body, client_id=client_id)])
+    if isinstance(result, JsonableError):
+        raise result
+    return result
+
+
+def send_messages(*, outgoing: Sequence[Outgoing]) -> list[Sent | JsonableError]:
+    """Store several messages in one transaction; return, for each, what it stored or the refusal that stopped it alone.
+
+    A sender must take part in the conversation (ConversationNotFound otherwise). Each stored message
+    becomes its conversation's latest and is read by its sender; after the commit every participant
+    gets `message.new` (but the `exclude_channel` socket) and the others a `notification`.
+    Idempotent on (sender, client_id): a retry, also one racing the first send or in the same call,
+    returns the first message and publishes nothing; naming another conversation is ClientIdReused.
+    A few statements whatever the count, at most MAX_SENDS (written out: the ORM's compiling cost more than running them).
+    """
+    if len(outgoing) > MAX_SENDS:
+        raise ValueError(f"send at most {MAX_SENDS} messages per call")
+    results: list[Sent | JsonableError | None] = [None] * len(outgoing)
+    with transaction.atomic():
+        members = selectors.participants_of(conversation_ids={send.conversation_id for send in outgoing})
+        by_key: dict[tuple[int, str], list[int]] = {}  # (sender, client_id) -> the sends naming it, in order
+        for index, send in enumerate(outgoing):
+            if send.sender.pk in members[send.conversation_id]:
+                by_key.setdefault((send.sender.pk, send.client_id), []).append(index)
+            else:
+                results[index] = selectors.ConversationNotFound()
+        if not by_key:
+            return results
+        now = timezone.now()
+        firsts = {key: outgoing[indexes[0]] for key, indexes in by_key.items()}
+        stored = _insert_messages(list(firsts.values()), created_at=now)  # (sender, client_id) -> id of each row stored now
+        earlier = _sent_before(keys=[key for key in by_key if key not in stored])
+        created: list[Sent] = []
+        for key, indexes in by_key.items():
+            first = firsts[key]
+            new = key in stored
+            if new:
+                message = Message(
+                    id=stored[key], conversation_id=first.conversation_id, sender=first.sender, body=first.body,
+                    client_id=first.client_id, created_at=now,
+                )
+            else:
+                message = earlier[key]
+            sent = Sent(message, created=new, data=message_data(message))
+            if new:
+                created.append(sent)
+            for index in indexes:
+                if message.conversation_id != outgoing[index].conversation_id:
+                    results[index] = ClientIdReused()
+                else:
+                    results[index] = sent if index == indexes[0] else Sent(message, created=False, data=sent.data)
+        if created:
+            created.sort(key=lambda sent: sent.message.pk)  # published in id order
+            _record_activity([sent.message for sent in created], created_at=now)
+            for sent in created:
+                publish(
+                    user_ids=members[sent.message.conversation_id],
+                    frame_type=MessagingServerFrame.MESSAGE_NEW,
+                    data={"conversation_id": sent.message.conversation_id, "message": sent.data},
+                    exclude_channel=firsts[(sent.message.sender_id, sent.message.client_id)].exclude_channel,
+                )
+            _notify(
+                [
+                    (user_id, "message", _preview(f"{message.sender.get_username()}: {message.body}"), {"conversation_id": message.conversation_id, "message_id": message.pk})
+                    for message in (sent.message for sent in created)
+                    for user_id in members[message.conversation_id]
+                    if user_id != message.sender_id
+                ],
+                created_at=now,
             )
-            notify_users(
-                user_ids=[user_id for user_id in recipients if user_id != sender.pk],
-                kind="message",
-                text=_preview(f"{sender.get_username()}: {body}"),
-                data={"conversation_id": conversation.pk, "message_id": message.pk},
-            )
-    except IntegrityError:
-        earlier = _sent_before(sender=sender, client_id=client_id, conversation=conversation)
-        if earlier is None:
-            raise
-        return Sent(earlier, created=False, data=_message_data(earlier))
-    return Sent(message, created=True, data=data)
+            count = len(created)
+            transaction.on_commit(lambda: metrics.MESSAGES_SENT.inc(count))
+    return results
 
 
-def _sent_before(*, sender: AbstractBaseUser, client_id: str, conversation: Conversation) -> Message | None:
-    earlier = Message.objects.select_related("sender").filter(sender_id=sender.pk, client_id=client_id).first()
-    if earlier is not None and earlier.conversation_id != conversation.pk:
-        raise ClientIdReused()
-    return earlier
+def _insert_messages(sends: list[Outgoing], *, created_at) -> dict[tuple[int, str], int]:
+    """Insert the messages in one statement, skipping a (sender, client_id) already stored; return the new rows' ids."""
+    stored: dict[tuple[int, str], int] = {}
+    with connection.cursor() as cursor:
+        at = Message._meta.get_field("created_at").get_db_prep_save(created_at, connection)
+        params = [value for send in sends for value in (send.conversation_id, send.sender.pk, send.body, send.client_id, at)]
+        cursor.execute(_insert_messages_sql(connection.alias, len(sends)), params)
+        for message_id, sender_id, client_id in cursor.fetchall():
+            stored[(sender_id, client_id)] = message_id
+    return stored
 
 
-def _record_activity(*, conversation: Conversation, message: Message) -> None:
-    """Make the message the conversation's latest, and mark it read for its sender."""
-    Conversation.objects.filter(Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk), pk=conversation.pk).update(
-        last_message=message, last_activity_at=message.created_at
+def _sent_before(*, keys: list[tuple[int, str]]) -> dict[tuple[int, str], Message]:
+    """Return the stored messages of these (sender, client_id) pairs (the retries: rare, so through the ORM)."""
+    if not keys:
+        return {}
+    match = Q()
+    for sender_id, client_id in keys:
+        match |= Q(sender_id=sender_id, client_id=client_id)
+    return {(message.sender_id, message.client_id): message for message in Message.objects.select_related("sender").filter(match)}
+
+
+def _record_activity(created: list[Message], *, created_at) -> None:
+    """Make each conversation's newest message its latest, and mark the messages read for their senders.
+
+    Rows are updated in key order, so that concurrent batches never wait on each other in a cycle.
+    """
+    latest: dict[int, int] = {}
+    read: dict[tuple[int, int], int] = {}
+    for message in created:
+        latest[message.conversation_id] = max(latest.get(message.conversation_id, 0), message.pk)
+        key = (message.conversation_id, message.sender_id)
+        read[key] = max(read.get(key, 0), message.pk)
+    at = Conversation._meta.get_field("last_activity_at").get_db_prep_save(created_at, connection)
+    conversation_sql, membership_sql = _activity_sql(connection.alias)
+    with connection.cursor() as cursor:
+        cursor.executemany(conversation_sql, [(pk, at, conversation_id, pk) for conversation_id, pk in sorted(latest.items())])
+        cursor.executemany(membership_sql, [(pk, conversation_id, user_id, pk) for (conversation_id, user_id), pk in sorted(read.items())])
+
+
+@functools.cache
+def _insert_messages_sql(alias: str, rows: int) -> str:
+    quote = connections[alias].ops.quote_name
+    column = {name: quote(Message._meta.get_field(name).column) for name in ("conversation", "sender", "body", "client_id", "created_at")}
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * rows)
+    return (
+        f"INSERT INTO {quote(Message._meta.db_table)} ({', '.join(column.values())}) VALUES {values}"
+        f" ON CONFLICT ({column['sender']}, {column['client_id']}) DO NOTHING"
+        f" RETURNING {quote(Message._meta.pk.column)}, {column['sender']}, {column['client_id']}"
     )
-    Membership.objects.filter(conversation=conversation, user_id=message.sender_id, last_read_id__lt=message.pk).update(
-        last_read_id=message.pk
+
+
+@functools.cache
+def _activity_sql(alias: str) -> tuple[str, str]:
+    quote = connections[alias].ops.quote_name
+    last_message = quote(Conversation._meta.get_field("last_message").column)
+    last_activity = quote(Conversation._meta.get_field("last_activity_at").column)
+    last_read = quote(Membership._meta.get_field("last_read_id").column)
+    conversation, user = (quote(Membership._meta.get_field(name).column) for name in ("conversation", "user"))
+    latest = (
+        f"UPDATE {quote(Conversation._meta.db_table)} SET {last_message} = %s, {last_activity} = %s"
+        f" WHERE {quote(Conversation._meta.pk.column)} = %s AND ({last_message} IS NULL OR {last_message} < %s)"
     )
+    read = f"UPDATE {quote(Membership._meta.db_table)} SET {last_read} = %s WHERE {conversation} = %s AND {user} = %s AND {last_read} < %s"
+    return latest, read
 
 
 def _preview(text: str) -> str:
@@ -240,20 +345,87 @@ def _others(*, conversation: Conversation, user: AbstractBaseUser) -> list[int]:
 
 def notify_users(*, user_ids: list[int], kind: str, text: str, data: dict[str, Any] | None = None) -> list[Notification]:
     """Store the same notification for several users and push each theirs, with their unread count."""
-    if not user_ids:
+    return _notify([(user_id, kind, text, data or {}) for user_id in user_ids], created_at=timezone.now())
+
+
+NOTIFICATIONS_PER_INSERT = 500  # rows of one INSERT: 3,000 parameters, well under SQLite's limit
+
+
+def _notify(rows: list[tuple[int, str, str, dict[str, Any]]], *, created_at) -> list[Notification]:
+    """Store notifications (user, kind, text, data) in bulk and push each, once committed, with its user's unread count then."""
+    if not rows:
         return []
-    with transaction.atomic(savepoint=False):  # inside send_message's transaction: no savepoint round trips
-        notifications = Notification.objects.bulk_create(
-            Notification(user_id=user_id, kind=kind, text=text[:500], data=data or {}) for user_id in user_ids
-        )
-        counts = selectors.unread_notification_counts(user_ids=list(user_ids))
-        for notification in notifications:
+    notifications: list[Notification] = []
+    data_field = Notification._meta.get_field("data")
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:  # inside send_messages' transaction: no savepoint
+        at = Notification._meta.get_field("created_at").get_db_prep_save(created_at, connection)
+        for start in range(0, len(rows), NOTIFICATIONS_PER_INSERT):
+            chunk = [(user_id, kind, text[:500], data) for user_id, kind, text, data in rows[start : start + NOTIFICATIONS_PER_INSERT]]
+            params = [
+                value
+                for user_id, kind, text, data in chunk
+                for value in (user_id, kind, text, data_field.get_db_prep_save(data, connection), at)
+            ]
+            cursor.execute(_insert_notifications_sql(connection.alias, len(chunk)), params)
+            # The ids come back in the order of the rows (as bulk_create relies on, on both databases).
+            for (notification_id,), (user_id, kind, text, data) in zip(cursor.fetchall(), chunk, strict=True):
+                notifications.append(
+                    Notification(id=notification_id, user_id=user_id, kind=kind, text=text, data=data, created_at=created_at)
+                )
+        counts = _add_unread(Counter(notification.user_id for notification in notifications))
+        # A user notified twice here saw the first with one fewer unread: count down from the last.
+        frames = []
+        for notification in reversed(notifications):
+            frames.append((notification, counts[notification.user_id]))
+            counts[notification.user_id] -= 1
+        for notification, unread_count in reversed(frames):
             publish(
                 user_ids=[notification.user_id],
                 frame_type=MessagingServerFrame.NOTIFICATION,
-                data=notification_frame_data(notification, unread_count=counts[notification.user_id]),
+                data=notification_frame_data(notification, unread_count=unread_count),
             )
     return notifications
+
+
+@functools.cache
+def _insert_notifications_sql(alias: str, rows: int) -> str:
+    quote = connections[alias].ops.quote_name
+    columns = ", ".join(quote(Notification._meta.get_field(name).column) for name in ("user", "kind", "text", "data", "created_at"))
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * rows)
+    return (
+        f"INSERT INTO {quote(Notification._meta.db_table)} ({columns}) VALUES {values}"
+        f" RETURNING {quote(Notification._meta.pk.column)}"
+    )
+
+
+UNREAD_PER_UPSERT = 1000  # users whose counts one statement moves (2,000 parameters)
+
+
+def _add_unread(added: Counter[int]) -> dict[int, int]:
+    """Add new notifications to their users' unread counts; return each user's count after (one statement per 1,000 users).
+
+    In user order, so that concurrent transactions lock the counts in the same order, never in a cycle.
+    """
+    counts: dict[int, int] = {}
+    users = sorted(added)
+    with connection.cursor() as cursor:
+        for start in range(0, len(users), UNREAD_PER_UPSERT):
+            chunk = users[start : start + UNREAD_PER_UPSERT]
+            cursor.execute(_add_unread_sql(connection.alias, len(chunk)), [value for user_id in chunk for value in (user_id, added[user_id])])
+            counts.update(cursor.fetchall())
+    return counts
+
+
+@functools.cache
+def _add_unread_sql(alias: str, rows: int) -> str:
+    quote = connections[alias].ops.quote_name
+    table = quote(UnreadNotifications._meta.db_table)
+    user, count = quote(UnreadNotifications._meta.get_field("user").column), quote("count")
+    return (
+        f"INSERT INTO {table} ({user}, {count}) VALUES {', '.join(['(%s, %s)'] * rows)}"
+        f" ON CONFLICT ({user}) DO UPDATE SET {count} = {table}.{count} + excluded.{count}"
+        f" RETURNING {user}, {count}"
+    )
 
 
 def mark_notifications_read(*, user: AbstractBaseUser, ids: Iterable[int] | None = None) -> int:
@@ -261,4 +433,19 @@ def mark_notifications_read(*, user: AbstractBaseUser, ids: Iterable[int] | None
     notifications = Notification.objects.filter(user_id=user.pk).unread()
     if ids is not None:
         notifications = notifications.filter(pk__in=list(ids))
-    return notifications.update(read_at=timezone.now())
+    with transaction.atomic():
+        changed = notifications.update(read_at=timezone.now())
+        if changed:  # exactly the rows this statement marked: a concurrent mark cannot count them twice
+            UnreadNotifications.objects.filter(user_id=user.pk).update(count=Greatest(F("count") - changed, 0))
+    return changed
+
+
+def recount_unread_notifications(*, user_ids: Iterable[int]) -> None:
+    """Set the users' unread counts from their notifications (after a change made outside these services: the admin)."""
+    user_ids = set(user_ids)
+    counted = dict(
+        Notification.objects.filter(user_id__in=user_ids).unread().order_by().values("user_id").annotate(n=Count("id")).values_list("user_id", "n")
+    )
+    with transaction.atomic():
+        for user_id in sorted(user_ids):
+            UnreadNotifications.objects.update_or_create(user_id=user_id, defaults={"count": counted.get(user_id, 0)})

@@ -363,9 +363,9 @@ class SocketConsumer(AsyncWebsocketConsumer):
     # Channel-layer events -----------------------------------------------------------------------
 
     async def _relay_frame(self, event: dict) -> None:
-        """Relay a frame published to one of this socket's groups, as serialized by the publisher."""
+        """Relay a frame published to one of this socket's groups, as serialized by the publisher (unless it excludes this socket)."""
         text = event.get("text")
-        if self.ctx is not None and isinstance(text, str) and not self._closed:
+        if self.ctx is not None and isinstance(text, str) and not self._closed and event.get("exclude_channel") != self.channel_name:
             m.WS_FRAMES.labels(direction="out", type=str(event.get("frame_type", m.INVALID_TYPE))).inc()
             await self.send(text_data=text)
 

@@ -54,20 +54,28 @@ def encode_frame(frame_type: str, data: dict[str, Any], ref: str | None = None) 
     return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
 
 
-def _frame_event(frame_type: str, data: dict[str, Any]) -> Event:
-    return {"type": EVENT_FRAME, "text": encode_frame(frame_type, data), "frame_type": str(frame_type)}
+def _frame_event(frame_type: str, data: dict[str, Any], exclude_channel: str | None = None) -> Event:
+    event = {"type": EVENT_FRAME, "text": encode_frame(frame_type, data), "frame_type": str(frame_type)}
+    if exclude_channel is not None:
+        event["exclude_channel"] = exclude_channel  # the socket that relays it skips it (consumer._relay_frame)
+    return event
 
 
 def _user_groups(user_ids: Iterable[int]) -> list[str]:
     return list(dict.fromkeys(user_group(user_id) for user_id in user_ids))
 
 
-def publish(*, user_ids: Iterable[int], frame_type: str, data: dict[str, Any], at_commit: bool = True) -> None:
-    """Push a frame to every socket of the users: once the current transaction commits, or now."""
+def publish(
+    *, user_ids: Iterable[int], frame_type: str, data: dict[str, Any], at_commit: bool = True, exclude_channel: str | None = None
+) -> None:
+    """Push a frame to every socket of the users: once the current transaction commits, or now.
+
+    `exclude_channel`: one socket (its channel name) that does not get the frame, e.g. the one already answered.
+    """
     groups = _user_groups(user_ids)
     if not groups:
         return
-    event = _frame_event(frame_type, data)
+    event = _frame_event(frame_type, data, exclude_channel)
     if at_commit:
         transaction.on_commit(lambda: _deliver(groups, event), robust=True)
     else:

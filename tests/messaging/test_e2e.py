@@ -5,21 +5,10 @@ from __future__ import annotations
 import itertools
 
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
-from realtime.protocol import ServerFrame
+from realtime.protocol import ClientFrame, ServerFrame
 from tests.support.realtime import authenticate, next_frame, open_socket, send_frame
 
 _refs = itertools.count(1)
-
-
-def frames_until(ws, *frame_types: str) -> dict[str, dict]:
-    """Read frames (bounded waits) until one of each type arrived; return them by type."""
-    wanted = {str(frame_type) for frame_type in frame_types}
-    found: dict[str, dict] = {}
-    while wanted - set(found):
-        frame = next_frame(ws)
-        if frame["type"] in wanted:
-            found.setdefault(frame["type"], frame)
-    return found
 
 
 def send_message(ws, conversation, body: str) -> dict:
@@ -39,19 +28,26 @@ def delivered(ws, message_id: int) -> dict:
             return frame["data"]
 
 
-def test_a_message_is_delivered_live_to_the_sockets_of_both_users(daphne_server, alice, bob, alice_bob, login):
+def test_a_message_is_acknowledged_to_its_socket_and_delivered_live_to_every_other_socket_of_both_users(
+    daphne_server, alice, bob, alice_bob, login
+):
     server = daphne_server()
-    with open_socket(server) as alice_ws, open_socket(server) as bob_ws:
+    with open_socket(server) as alice_ws, open_socket(server) as alice_tablet, open_socket(server) as bob_ws:
         authenticate(alice_ws, login(alice).token)
+        authenticate(alice_tablet, login(alice).token)
         authenticate(bob_ws, login(bob).token)
         send_frame(
             alice_ws, MessagingClientFrame.MESSAGE_SEND, {"conversation_id": alice_bob.pk, "body": "hi bob", "client_id": "e2e-1"}, "m"
         )
-        got = frames_until(alice_ws, ServerFrame.ACK, MessagingServerFrame.MESSAGE_NEW)
-        message = got[ServerFrame.ACK]["data"]["message"]
-        assert message["body"] == "hi bob" and got[ServerFrame.ACK]["ref"] == "m"
-        assert got[MessagingServerFrame.MESSAGE_NEW]["data"] == {"conversation_id": alice_bob.pk, "message": message}
-        assert next_frame(bob_ws, MessagingServerFrame.MESSAGE_NEW)["data"] == {"conversation_id": alice_bob.pk, "message": message}
+        ack = next_frame(alice_ws, ServerFrame.ACK)
+        message = ack["data"]["message"]
+        assert message["body"] == "hi bob" and ack["ref"] == "m"
+        expected = {"conversation_id": alice_bob.pk, "message": message}
+        assert next_frame(alice_tablet, MessagingServerFrame.MESSAGE_NEW)["data"] == expected
+        assert next_frame(bob_ws, MessagingServerFrame.MESSAGE_NEW)["data"] == expected
+        send_frame(alice_ws, ClientFrame.PING, {}, "fence")
+        while (frame := next_frame(alice_ws))["type"] != ServerFrame.PONG:
+            assert frame["type"] != MessagingServerFrame.MESSAGE_NEW, frame  # the ack carried it
 
 
 def test_a_client_that_missed_three_messages_recovers_exactly_those_in_order_with_sync(

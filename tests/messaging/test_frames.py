@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import OperationalError
 from django.test import override_settings
 
 from messaging import realtime
@@ -109,11 +108,8 @@ async def test_sending_to_an_unknown_conversation_is_not_found(alice, socket_of)
         assert refusal.code == ErrorCode.NOT_FOUND
 
 
-async def test_a_database_failure_while_sending_publishes_nothing(alice, alice_bob, socket_of, broadcasts, monkeypatch):
-    def database_down(**fields):
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr(Message.objects, "create", database_down)
+async def test_a_database_failure_while_sending_publishes_nothing(alice, alice_bob, socket_of, broadcasts, messages_unstorable):
+    messages_unstorable()
     socket = socket_of(alice)
     with broadcasts() as sent, pytest.raises(db.Unavailable):
         await SEND(socket.ctx, {"conversation_id": alice_bob.pk, "body": "lost", "client_id": "c"}, "r1")

@@ -7,9 +7,12 @@ import itertools
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import OperationalError
+from django.db.backends.utils import CursorWrapper
 from rest_framework.test import APIClient
 
 from messaging import services
+from messaging.models import Message
 
 _client_ids = itertools.count(1)
 
@@ -23,6 +26,20 @@ def send(sender, conversation, body: str = "hello", client_id: str | None = None
     """Send a message through the service and return it."""
     client_id = client_id or f"test-{next(_client_ids)}"
     return services.send_message(sender=sender, conversation=conversation, body=body, client_id=client_id).message
+
+
+@pytest.fixture
+def messages_unstorable(monkeypatch):
+    """Return a function making every INSERT into the messages table fail as a lost database would (any thread)."""
+    table = Message._meta.db_table
+    real_execute = CursorWrapper.execute
+
+    def execute(self, sql, params=None):
+        if sql.lstrip().upper().startswith("INSERT INTO") and table in sql.split("(", 1)[0]:
+            raise OperationalError("connection refused")
+        return real_execute(self, sql, params)
+
+    return lambda: monkeypatch.setattr(CursorWrapper, "execute", execute)
 
 
 @pytest.fixture
