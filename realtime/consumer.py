@@ -98,16 +98,18 @@ class SocketConsumer(AsyncWebsocketConsumer):
                 with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was logged when it stopped
                     await self._events
 
-    async def _subscribe(self) -> None:
-        """Create the socket's channel and start receiving its channel-layer events (after authentication).
+    async def _subscribe(self, groups: list[str]) -> None:
+        """Create the socket's channel in its groups and start receiving its channel-layer events (after authentication).
 
-        An unauthenticated socket holds no channel: with Redis, no subscription is made for it.
+        An unauthenticated socket holds no channel: with Redis, no subscription is made for it. The
+        channel and its groups are subscribed together (one SUBSCRIBE with dedwen's Redis layer).
         """
         self.channel_name = await self.channel_layer.new_channel()
         self._events = asyncio.get_running_loop().create_task(
             self._pump(functools.partial(self.channel_layer.receive, self.channel_name), self._turn)
         )
         self._events.add_done_callback(self._events_stopped)
+        await self._join_all(groups)
 
     async def _pump(self, source, turn: asyncio.Lock) -> None:
         """Dispatch one source's messages in order, one dispatch at a time across sources.
@@ -232,10 +234,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
             return
         self._slot_user = identity.user_id
         try:
-            await self._subscribe()
+            await self._subscribe([user_group(identity.user_id), device_group(identity.device_id)])
             ctx = self._context(identity)
-            await self._join(user_group(ctx.user_id))
-            await self._join(device_group(ctx.device_id))
         except BACKEND_ERRORS as exc:
             logger.warning("channel layer unavailable at authentication: %s", type(exc).__name__)
             await self._close(CloseCode.UNAVAILABLE)
@@ -479,19 +479,24 @@ class SocketConsumer(AsyncWebsocketConsumer):
         return len(binary or b"") > limit
 
     async def _join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
-        self._joined.append(group)
+        await self._join_all([group])
+
+    async def _join_all(self, groups: list[str]) -> None:
+        """Join groups in one layer call; they count as joined even if it fails (leaving one not joined is harmless)."""
+        self._joined.extend(groups)
+        await self.channel_layer.group_add_many(groups, self.channel_name)
 
     async def _leave(self, group: str) -> None:
         self._joined.remove(group)
         await self.channel_layer.group_discard(group, self.channel_name)
 
     async def _leave_groups(self) -> None:
-        while self._joined:
+        groups, self._joined = self._joined, []
+        if groups:
             try:
-                await self._leave(self._joined[-1])
+                await self.channel_layer.group_discard_many(groups, self.channel_name)
             except BACKEND_ERRORS as exc:
-                logger.warning("could not leave a group: %s", type(exc).__name__)
+                logger.warning("could not leave the groups: %s", type(exc).__name__)
 
     async def _close(self, code: CloseCode) -> None:
         """Close the socket once, with a contract code."""

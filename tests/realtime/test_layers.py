@@ -46,8 +46,9 @@ async def test_an_unreachable_redis_fails_the_call_instead_of_hanging(settings):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     layer = RedisPubSubChannelLayer(hosts=[{"address": "redis://127.0.0.1:1/0", "socket_connect_timeout": 1}])
+    channel = await layer.new_channel()  # only named: subscribed with its groups
     with pytest.raises((RedisConnectionError, OSError)):
-        await layer.new_channel()
+        await layer.group_add_many([user_group(1)], channel)
 
 
 async def test_one_event_sent_to_several_groups_reaches_the_members_of_each():
