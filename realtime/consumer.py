@@ -49,6 +49,15 @@ logger = logging.getLogger("dedwen.realtime.socket")
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (db.Unavailable, RedisError, OSError)
 
 
+@functools.lru_cache(maxsize=256)
+def _frames_out(frame_type: str):
+    """Return the dedwen_ws_frames series of sent frames of a type (prometheus' labels() is looked up once per type).
+
+    The types are the server's own frame names (a bounded set); the cache is bounded all the same.
+    """
+    return m.WS_FRAMES.labels(direction="out", type=frame_type)
+
+
 class SocketConsumer(AsyncWebsocketConsumer):
     """A client socket at /ws/: closed with a contract code unless it authenticates with its first frame."""
 
@@ -354,8 +363,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame_type: str, data: dict[str, Any], ref: str | None = None) -> None:
         """Send one frame to this socket (nothing once it is closing)."""
         if not self._closed:
-            m.WS_FRAMES.labels(direction="out", type=frame_type).inc()
-            await self.send(text_data=encode_frame(frame_type, data, ref))
+            _frames_out(frame_type).inc()
+            await self.base_send({"type": "websocket.send", "text": encode_frame(frame_type, data, ref)})
 
     async def _send_error(self, code: str, message: str, ref: str | None) -> None:
         await self.send_frame(ServerFrame.ERROR, {"code": str(code), "message": message}, ref)
@@ -366,8 +375,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
         """Relay a frame published to one of this socket's groups, as serialized by the publisher."""
         text = event.get("text")
         if self.ctx is not None and isinstance(text, str) and not self._closed:
-            m.WS_FRAMES.labels(direction="out", type=str(event.get("frame_type", m.INVALID_TYPE))).inc()
-            await self.send(text_data=text)
+            _frames_out(str(event.get("frame_type", m.INVALID_TYPE))).inc()
+            await self.base_send({"type": "websocket.send", "text": text})  # the ASGI message, as Channels' send builds it
 
     async def _device_revoked(self, event: dict) -> None:
         """Close at once: the device was revoked (admin, logout, password change, deactivation)."""

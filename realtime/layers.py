@@ -350,7 +350,7 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         queue = self.channels[channel]
         try:
             message = await queue.get()
-        except (asyncio.CancelledError, asyncio.TimeoutError, GeneratorExit):
+        except (TimeoutError, asyncio.CancelledError, GeneratorExit):
             if self.channels.pop(channel, None) is not None:
                 self._unsubscribed.discard(channel)
                 try:
