@@ -201,7 +201,8 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
       publishes stay in order (each is awaited before the next goes out).
     - `group_add_many(groups, channel)` subscribes a socket's groups with one SUBSCRIBE, and with
       them its channel: `new_channel` only names the channel, which is subscribed by the first
-      group_add(_many) or receive on it. (Nobody can send to a name before it is handed out.)
+      group_add(_many) or receive on it, or by a send to it from this process (another process
+      learns the name only once the socket has joined its groups).
     - `group_send_many` to MULTICAST_MIN_GROUPS groups or more is one PUBLISH to the layer's
       multicast channel, which every process of the layer subscribes to with its first group: the
       message names the groups, and each process delivers it to its own members of them (each
@@ -408,7 +409,11 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
             await self._shards[index].unsubscribe_many(names)
 
     async def send(self, channel: str, message: dict) -> None:
-        await self._get_shard(channel).publish(channel, self.channel_layer.serialize(message))
+        shard = self._get_shard(channel)
+        if channel in self._unsubscribed:  # this process's own channel, only named so far: subscribe it first
+            self._unsubscribed.discard(channel)
+            await shard.subscribe_many([channel])
+        await shard.publish(channel, self.channel_layer.serialize(message))
 
     async def group_send(self, group: str, message: dict) -> None:
         group_channel = self._get_group_channel_name(group)

@@ -172,3 +172,10 @@ async def test_publishing_does_not_wait_for_a_subscribe_in_flight(monkeypatch):
         await asyncio.wait_for(joining, 5)
     await layer.group_send(user_group(52), {"type": EVENT_FRAME, "text": "joined"})
     assert await first_of(layer, bob_tab) == {"type": EVENT_FRAME, "text": "joined"}
+
+
+async def test_a_message_sent_to_a_fresh_channel_of_this_process_is_received():
+    layer = get_channel_layer()
+    channel = await layer.new_channel("readyz.")
+    await layer.send(channel, {"type": "readyz.ping"})
+    assert await first_of(layer, channel) == {"type": "readyz.ping"}
