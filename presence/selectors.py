@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,8 +116,14 @@ def presence_entry(*, user_id: int, status: Status, last_seen: datetime | None) 
     return {
         "user_id": user_id,
         "status": status.value,
-        "last_seen": DateTimeField().to_representation(last_seen) if last_seen is not None else None,
+        "last_seen": _datetime_field().to_representation(last_seen) if last_seen is not None else None,
     }
+
+
+@functools.cache
+def _datetime_field() -> DateTimeField:
+    """Return one DRF DateTimeField for every entry (a snapshot has one entry per contact; a Field is costly to build)."""
+    return DateTimeField()
 
 
 def shown_entry(*, user_id: int, status: Status, last_seen: datetime | None, visible: bool) -> dict[str, Any]:

@@ -49,6 +49,15 @@ logger = logging.getLogger("dedwen.realtime.socket")
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (db.Unavailable, RedisError, OSError)
 
 
+@functools.lru_cache(maxsize=256)
+def _frames_out(frame_type: str):
+    """Return the dedwen_ws_frames series of sent frames of a type (prometheus' labels() is looked up once per type).
+
+    The types are the server's own frame names (a bounded set); the cache is bounded all the same.
+    """
+    return m.WS_FRAMES.labels(direction="out", type=frame_type)
+
+
 class SocketConsumer(AsyncWebsocketConsumer):
     """A client socket at /ws/: closed with a contract code unless it authenticates with its first frame."""
 
@@ -98,16 +107,18 @@ class SocketConsumer(AsyncWebsocketConsumer):
                 with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was logged when it stopped
                     await self._events
 
-    async def _subscribe(self) -> None:
-        """Create the socket's channel and start receiving its channel-layer events (after authentication).
+    async def _subscribe(self, groups: list[str]) -> None:
+        """Create the socket's channel in its groups and start receiving its channel-layer events (after authentication).
 
-        An unauthenticated socket holds no channel: with Redis, no subscription is made for it.
+        An unauthenticated socket holds no channel: with Redis, no subscription is made for it. The
+        channel and its groups are subscribed together (one SUBSCRIBE with dedwen's Redis layer).
         """
         self.channel_name = await self.channel_layer.new_channel()
         self._events = asyncio.get_running_loop().create_task(
             self._pump(functools.partial(self.channel_layer.receive, self.channel_name), self._turn)
         )
         self._events.add_done_callback(self._events_stopped)
+        await self._join_all(groups)
 
     async def _pump(self, source, turn: asyncio.Lock) -> None:
         """Dispatch one source's messages in order, one dispatch at a time across sources.
@@ -232,10 +243,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
             return
         self._slot_user = identity.user_id
         try:
-            await self._subscribe()
+            await self._subscribe([user_group(identity.user_id), device_group(identity.device_id)])
             ctx = self._context(identity)
-            await self._join(user_group(ctx.user_id))
-            await self._join(device_group(ctx.device_id))
         except BACKEND_ERRORS as exc:
             logger.warning("channel layer unavailable at authentication: %s", type(exc).__name__)
             await self._close(CloseCode.UNAVAILABLE)
@@ -354,8 +363,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame_type: str, data: dict[str, Any], ref: str | None = None) -> None:
         """Send one frame to this socket (nothing once it is closing)."""
         if not self._closed:
-            m.WS_FRAMES.labels(direction="out", type=frame_type).inc()
-            await self.send(text_data=encode_frame(frame_type, data, ref))
+            _frames_out(frame_type).inc()
+            await self.base_send({"type": "websocket.send", "text": encode_frame(frame_type, data, ref)})
 
     async def _send_error(self, code: str, message: str, ref: str | None) -> None:
         await self.send_frame(ServerFrame.ERROR, {"code": str(code), "message": message}, ref)
@@ -366,8 +375,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
         """Relay a frame published to one of this socket's groups, as serialized by the publisher (unless it excludes this socket)."""
         text = event.get("text")
         if self.ctx is not None and isinstance(text, str) and not self._closed and event.get("exclude_channel") != self.channel_name:
-            m.WS_FRAMES.labels(direction="out", type=str(event.get("frame_type", m.INVALID_TYPE))).inc()
-            await self.send(text_data=text)
+            _frames_out(str(event.get("frame_type", m.INVALID_TYPE))).inc()
+            await self.base_send({"type": "websocket.send", "text": text})  # the ASGI message, as Channels' send builds it
 
     async def _device_revoked(self, event: dict) -> None:
         """Close at once: the device was revoked (admin, logout, password change, deactivation)."""
@@ -479,19 +488,24 @@ class SocketConsumer(AsyncWebsocketConsumer):
         return len(binary or b"") > limit
 
     async def _join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
-        self._joined.append(group)
+        await self._join_all([group])
+
+    async def _join_all(self, groups: list[str]) -> None:
+        """Join groups in one layer call; they count as joined even if it fails (leaving one not joined is harmless)."""
+        self._joined.extend(groups)
+        await self.channel_layer.group_add_many(groups, self.channel_name)
 
     async def _leave(self, group: str) -> None:
         self._joined.remove(group)
         await self.channel_layer.group_discard(group, self.channel_name)
 
     async def _leave_groups(self) -> None:
-        while self._joined:
+        groups, self._joined = self._joined, []
+        if groups:
             try:
-                await self._leave(self._joined[-1])
+                await self.channel_layer.group_discard_many(groups, self.channel_name)
             except BACKEND_ERRORS as exc:
-                logger.warning("could not leave a group: %s", type(exc).__name__)
+                logger.warning("could not leave the groups: %s", type(exc).__name__)
 
     async def _close(self, code: CloseCode) -> None:
         """Close the socket once, with a contract code."""

@@ -7,6 +7,7 @@ import itertools
 import logging
 import secrets
 import threading
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable
 
@@ -21,6 +22,7 @@ from realtime import redis as redis_clients
 logger = logging.getLogger("dedwen.realtime.layer")
 
 PIPELINE_SIZE = 500  # PUBLISH commands sent in one round trip by group_send_many
+MULTICAST_MIN_GROUPS = 16  # group_send_many to this many groups or more: one PUBLISH to every process instead
 
 
 class _Inbox:
@@ -131,6 +133,16 @@ class InProcessChannelLayer(BaseChannelLayer):
         for group in groups:
             await self.group_send(group, message)
 
+    async def group_add_many(self, groups: Iterable[str], channel: str) -> None:
+        """Add a channel to several groups."""
+        for group in groups:
+            await self.group_add(group, channel)
+
+    async def group_discard_many(self, groups: Iterable[str], channel: str) -> None:
+        """Remove a channel from several groups."""
+        for group in groups:
+            await self.group_discard(group, channel)
+
     async def flush(self) -> None:
         """Forget every channel and group."""
         with self._lock:
@@ -176,27 +188,64 @@ class InProcessChannelLayer(BaseChannelLayer):
 
 
 class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
-    """channels-redis' pub/sub layer, with a Redis pool that waits for a free connection instead of raising.
+    """channels-redis' pub/sub layer (same Redis channels and messages), made cheaper per socket and per fan-out.
 
     Pub/sub keeps group memberships as Redis subscriptions held by this process, so they never
     expire under a long-lived socket (unlike the core layer's `group_expiry`). Each host entry's
-    extra keys go to realtime.redis.async_pool (a BlockingConnectionPool, or the Sentinel master's: max_connections, timeout, socket timeouts, ...).
+    extra keys go to realtime.redis.async_pool (a BlockingConnectionPool, or the Sentinel master's:
+    max_connections, timeout, socket timeouts, ...). What differs from the library (`_LoopLayer`):
+
+    - Publishing (send, group_send, group_send_many) does not take the shard's lock, which the
+      library holds around every SUBSCRIBE and UNSUBSCRIBE of the process: a PUBLISH goes out on a
+      pool connection of its own, never waiting behind other sockets' subscriptions. One caller's
+      publishes stay in order (each is awaited before the next goes out).
+    - `group_add_many(groups, channel)` subscribes a socket's groups with one SUBSCRIBE, and with
+      them its channel: `new_channel` only names the channel, which is subscribed by the first
+      group_add(_many) or receive on it, or by a send to it from this process (another process
+      learns the name only once the socket has joined its groups).
+    - `group_send_many` to MULTICAST_MIN_GROUPS groups or more is one PUBLISH to the layer's
+      multicast channel, which every process of the layer subscribes to with its first group: the
+      message names the groups, and each process delivers it to its own members of them (each
+      member once). Every process decodes every multicast; in return a presence arrival in a
+      1,000-member conversation costs one PUBLISH instead of 1,000. Fewer groups are published
+      one PUBLISH each, pipelined.
+    - A message for several members of this process is decoded once for all of them (receivers
+      get the same dict and must not change it, as with the in-process layer).
+
+    Ordering: a multicast and a group's own PUBLISH reach a process on the same pub/sub connection
+    (one Redis host: one shard) in the order Redis ran them, and one caller runs them in the order
+    it awaited them; so a recipient receives one sender's events in the order they were sent,
+    whichever way each went. (With several hosts, as in the library, there is no order across shards.)
+
+    This overrides channels-redis internals (RedisPubSubLoopLayer, RedisSingleShardConnection:
+    `channels`, `groups`, `_shards`, `_subscribed_to`, `_lock`, `_redis`, `_pubsub`, `_receive_message`),
+    read on channels-redis 4.3.0; pyproject.toml pins channels-redis to 4.3.x.
     """
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()
         layer = self._layers.get(loop)
         if layer is None:
-            layer = self._layers[loop] = _BlockingPoolLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            layer = self._layers[loop] = _LoopLayer(*self._args, **self._kwargs, channel_layer=self)
             _wrap_close(self, loop)
         return layer
 
     async def group_send_many(self, groups: Iterable[str], message: dict) -> None:
-        """Publish one message to several groups: serialized once, one pipelined round trip per shard."""
+        """Publish one message to several groups: serialized once; one multicast for many groups."""
         await self._get_layer().group_send_many(groups, message)
 
+    async def group_add_many(self, groups: Iterable[str], channel: str) -> None:
+        """Add a channel of this process to several groups (and subscribe it), one SUBSCRIBE per shard."""
+        await self._get_layer().group_add_many(groups, channel)
 
-class _BlockingPoolShard(pubsub.RedisSingleShardConnection):
+    async def group_discard_many(self, groups: Iterable[str], channel: str) -> None:
+        """Remove a channel from several groups, one UNSUBSCRIBE per shard for the groups left empty."""
+        await self._get_layer().group_discard_many(groups, channel)
+
+
+class _Shard(pubsub.RedisSingleShardConnection):
+    """One Redis host: a pool that waits for a free connection, publishes outside the lock, batched (un)subscribes."""
+
     def _ensure_redis(self) -> None:
         if self._redis is None:
             options = dict(self.host)
@@ -204,29 +253,210 @@ class _BlockingPoolShard(pubsub.RedisSingleShardConnection):
             self._redis = Redis(connection_pool=pool)
             self._pubsub = self._redis.pubsub()
 
+    async def publish(self, channel, message) -> None:
+        """PUBLISH on a pool connection, without waiting for the (un)subscriptions under the lock."""
+        self._ensure_redis()
+        await self._redis.publish(channel, message)
 
-class _BlockingPoolLoopLayer(pubsub.RedisPubSubLoopLayer):
+    async def publish_many(self, channels: list[str], message: bytes) -> None:
+        """PUBLISH one message to several channels, pipelined, without the lock."""
+        self._ensure_redis()
+        client = self._redis
+        for start in range(0, len(channels), PIPELINE_SIZE):
+            pipe = client.pipeline(transaction=False)
+            for channel in channels[start : start + PIPELINE_SIZE]:
+                pipe.publish(channel, message)
+            await pipe.execute()
+
+    async def subscribe_many(self, channels: list[str]) -> None:
+        """SUBSCRIBE to the channels not yet subscribed, in one command."""
+        async with self._lock:
+            new = [channel for channel in dict.fromkeys(channels) if channel not in self._subscribed_to]
+            if new:
+                self._ensure_redis()
+                self._ensure_receiver()
+                await self._pubsub.subscribe(*new)
+                self._subscribed_to.update(new)
+
+    async def unsubscribe_many(self, channels: list[str]) -> None:
+        """UNSUBSCRIBE, in one command, from the channels that no local channel or group member needs any more.
+
+        Checked under the lock: a member that joined a group after its last member left (while this
+        waited for the lock) keeps the subscription.
+        """
+        async with self._lock:
+            layer = self.channel_layer
+            gone = [
+                channel for channel in dict.fromkeys(channels)
+                if channel in self._subscribed_to and channel not in layer.channels and channel not in layer.groups
+            ]
+            if gone:
+                self._ensure_redis()
+                self._ensure_receiver()
+                await self._pubsub.unsubscribe(*gone)
+                self._subscribed_to.difference_update(gone)
+
+    def _receive_message(self, message) -> None:
+        """Queue a Redis message for this process's receivers: a multicast for its members of the named groups."""
+        if message is None:
+            return
+        name, data = message["channel"], message["data"]
+        if isinstance(name, bytes):
+            name = name.decode()
+        layer = self.channel_layer
+        if name == layer.multicast_channel:
+            layer.deliver_multicast(data)
+            return
+        queue = layer.channels.get(name)
+        if queue is not None:
+            queue.put_nowait(data)
+            return
+        members = layer.groups.get(name)
+        if not members:
+            return
+        if len(members) > 1:
+            data = layer.channel_layer.deserialize(data)  # decoded once for every member here
+        for channel in members:
+            queue = layer.channels.get(channel)
+            if queue is not None:
+                queue.put_nowait(data)
+
+
+class _LoopLayer(pubsub.RedisPubSubLoopLayer):
+    """The layer on one event loop (see RedisPubSubChannelLayer for what differs from the library's)."""
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._shards = [_BlockingPoolShard(shard.host, self) for shard in self._shards]
+        self._shards = [_Shard(shard.host, self) for shard in self._shards]
+        self.multicast_channel = f"{self.prefix}__multicast__"
+        self._unsubscribed: set[str] = set()  # channels named by new_channel, not yet subscribed
+
+    # Channels ---------------------------------------------------------------------------------
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        """Name a channel of this process; it is subscribed by its first group_add(_many) or receive."""
+        channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
+        self.channels[channel] = asyncio.Queue()
+        self._unsubscribed.add(channel)
+        return channel
+
+    async def receive(self, channel: str) -> dict:
+        """Wait for the next message on a channel of this process; unsubscribe it when cancelled (as the library)."""
+        if channel not in self.channels:
+            self.channels[channel] = asyncio.Queue()
+            self._unsubscribed.add(channel)
+        if channel in self._unsubscribed:
+            await self._get_shard(channel).subscribe_many([channel])
+            self._unsubscribed.discard(channel)
+        queue = self.channels[channel]
+        try:
+            message = await queue.get()
+        except (TimeoutError, asyncio.CancelledError, GeneratorExit):
+            if self.channels.pop(channel, None) is not None:
+                self._unsubscribed.discard(channel)
+                try:
+                    await self._get_shard(channel).unsubscribe_many([channel])
+                except BaseException:  # noqa: BLE001 - the cancellation is what must propagate
+                    logger.exception("could not unsubscribe a channel that stopped receiving")
+            raise
+        return message if isinstance(message, dict) else self.channel_layer.deserialize(message)
+
+    # Groups -----------------------------------------------------------------------------------
+
+    async def group_add(self, group: str, channel: str) -> None:
+        await self.group_add_many([group], channel)
+
+    async def group_add_many(self, groups: Iterable[str], channel: str) -> None:
+        """Add a channel to groups; subscribe the channel, the groups and the multicast channel, one SUBSCRIBE per shard."""
+        if channel not in self.channels:
+            raise RuntimeError("group_add_many() needs a channel made by new_channel() in this process")
+        by_shard: dict[int, list[str]] = defaultdict(list)
+        pending = channel in self._unsubscribed
+        if pending:  # subscribed here: a receive started meanwhile must not subscribe it on its own
+            self._unsubscribed.discard(channel)
+            by_shard[self._shard_index(channel)].append(channel)
+        for group in groups:
+            group_channel = self._get_group_channel_name(group)
+            self.groups.setdefault(group_channel, set()).add(channel)
+            by_shard[self._shard_index(group_channel)].append(group_channel)
+        multicast = self._shard_index(self.multicast_channel)
+        if self.multicast_channel not in self._shards[multicast]._subscribed_to:
+            by_shard[multicast].append(self.multicast_channel)
+        try:
+            for index, names in by_shard.items():
+                await self._shards[index].subscribe_many(names)
+        except BaseException:
+            if pending and channel in self.channels:
+                self._unsubscribed.add(channel)
+            raise
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        await self.group_discard_many([group], channel)
+
+    async def group_discard_many(self, groups: Iterable[str], channel: str) -> None:
+        """Remove a channel from groups; unsubscribe the groups it leaves without a member here."""
+        by_shard: dict[int, list[str]] = defaultdict(list)
+        for group in groups:
+            group_channel = self._get_group_channel_name(group)
+            members = self.groups.get(group_channel)
+            if not members or channel not in members:
+                continue
+            members.discard(channel)
+            if not members:
+                del self.groups[group_channel]
+                by_shard[self._shard_index(group_channel)].append(group_channel)
+        for index, names in by_shard.items():
+            await self._shards[index].unsubscribe_many(names)
+
+    async def send(self, channel: str, message: dict) -> None:
+        shard = self._get_shard(channel)
+        if channel in self._unsubscribed:  # this process's own channel, only named so far: subscribe it first
+            self._unsubscribed.discard(channel)
+            await shard.subscribe_many([channel])
+        await shard.publish(channel, self.channel_layer.serialize(message))
+
+    async def group_send(self, group: str, message: dict) -> None:
+        group_channel = self._get_group_channel_name(group)
+        await self._get_shard(group_channel).publish(group_channel, self.channel_layer.serialize(message))
 
     async def group_send_many(self, groups: Iterable[str], message: dict) -> None:
-        """Publish one message to several groups, serialized once, in one pipeline per shard.
+        """Publish one message to several groups: a multicast for many, else one pipelined PUBLISH per group.
 
         The library's group_send serializes and publishes per group, one round trip each: a fan-out
         to 1,000 user groups then waits for 1,000 replies in turn.
         """
+        names = list(dict.fromkeys(self._get_group_channel_name(group) for group in groups))
+        if len(names) >= MULTICAST_MIN_GROUPS:
+            payload = self.channel_layer.serialize({"groups": names, "message": message})
+            await self._get_shard(self.multicast_channel).publish(self.multicast_channel, payload)
+            return
         payload = self.channel_layer.serialize(message)
         by_shard: dict[int, list[str]] = defaultdict(list)
-        for group in groups:
-            channel = self._get_group_channel_name(group)
-            by_shard[_consistent_hash(channel, len(self._shards))].append(channel)
+        for name in names:
+            by_shard[self._shard_index(name)].append(name)
         for index, channels in by_shard.items():
-            shard = self._shards[index]
-            async with shard._lock:
-                shard._ensure_redis()
-                for start in range(0, len(channels), PIPELINE_SIZE):
-                    pipe = shard._redis.pipeline(transaction=False)
-                    for channel in channels[start : start + PIPELINE_SIZE]:
-                        pipe.publish(channel, payload)
-                    await pipe.execute()
+            await self._shards[index].publish_many(channels, payload)
+
+    def deliver_multicast(self, data: bytes) -> None:
+        """Queue a multicast's message, decoded once, for each of this process's members of its groups, once each."""
+        try:
+            envelope = self.channel_layer.deserialize(data)
+            names, message = envelope["groups"], envelope["message"]
+        except Exception:  # noqa: BLE001 - one bad message must not stop the receiver
+            logger.exception("ignored a malformed multicast")
+            return
+        delivered: set[str] = set()
+        for name in names:
+            for channel in self.groups.get(name, ()):
+                if channel not in delivered:
+                    delivered.add(channel)
+                    queue = self.channels.get(channel)
+                    if queue is not None:
+                        queue.put_nowait(message)
+
+    async def flush(self) -> None:
+        self._unsubscribed = set()
+        await super().flush()
+
+    def _shard_index(self, name: str) -> int:
+        return _consistent_hash(name, len(self._shards))

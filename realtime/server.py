@@ -29,8 +29,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import pprint
 import signal
 
+from autobahn.websocket import protocol as autobahn_protocol
 from daphne.access import AccessLogGenerator
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
@@ -82,9 +84,32 @@ class SocketProtocol(WebSocketProtocol):
 
     slow_reader = False
 
+    def _connectionMade(self) -> None:
+        """Set the connection up as autobahn does, without the pretty-printed options it builds for a debug line.
+
+        autobahn's `_connectionMade` runs `pprint.pformat` over its ~40 options on every connection
+        to pass the text to `log.debug`, even when debug logging is off (about a tenth of an embedded
+        connect's CPU). For that one call, while autobahn's debug log is off, its module's `pformat`
+        returns a placeholder. Internals (the module global `pformat`): autobahn is pinned.
+        """
+        if _autobahn_debug_logged(self.log):
+            super()._connectionMade()
+            return
+        autobahn_protocol.pformat = _not_formatted
+        try:
+            super()._connectionMade()
+        finally:
+            autobahn_protocol.pformat = pprint.pformat
+
     def serverSend(self, content, binary=False):
-        """Send a frame, unless the client is being closed for not reading; close it when it falls behind."""
-        if self.slow_reader:
+        """Send a frame, unless the client is gone or being closed for not reading; close it when it falls behind.
+
+        A client may close while the application still has frames for it (the presence snapshot
+        right after `authenticated`, under connect churn): autobahn refuses a send once the closing
+        handshake began, by raising, which daphne would log as an application error. The frame is
+        dropped instead; the application is told of the close by the `websocket.disconnect` that follows.
+        """
+        if self.slow_reader or self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
             return  # dropped: the socket is closing, and the client reconnects and syncs
         super().serverSend(content, binary)
         if self.transport is None:
@@ -99,6 +124,15 @@ class SocketProtocol(WebSocketProtocol):
     def onClose(self, wasClean, code, reason):
         """Tell the application the socket closed with 4409 when that is why (autobahn may report 1006)."""
         super().onClose(wasClean, int(CloseCode.SLOW_READER) if self.slow_reader else code, reason)
+
+
+def _not_formatted(obj) -> str:
+    return "(not formatted)"
+
+
+def _autobahn_debug_logged(log) -> bool:
+    """Return whether autobahn's (txaio) logger of a protocol writes debug lines (else its `debug` is a no-op)."""
+    return getattr(log, "_log_level", "debug") in ("debug", "trace")
 
 
 class BoundedHTTPChannel(http.HTTPChannel):

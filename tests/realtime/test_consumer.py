@@ -153,10 +153,10 @@ def the_channel_layer_makes_no_channel(monkeypatch) -> None:
 
 
 def the_channel_layer_joins_no_group(monkeypatch) -> None:
-    async def layer_down(group, channel):
+    async def layer_down(groups, channel):
         raise RedisConnectionError("Connection refused")
 
-    monkeypatch.setattr(get_channel_layer(), "group_add", layer_down)
+    monkeypatch.setattr(get_channel_layer(), "group_add_many", layer_down)
 
 
 def the_channel_layer_stops_delivering_events(monkeypatch) -> Callable[[], None]:

@@ -12,6 +12,7 @@ import pytest
 
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
 from realtime.protocol import ClientFrame, CloseCode, ServerFrame
+from realtime.server import SocketProtocol
 from tests.support.messaging import direct
 from tests.support.realtime import (
     WAIT,
@@ -89,3 +90,14 @@ def test_a_client_that_stops_reading_is_closed_4409_and_a_reading_one_is_unaffec
         assert log.count("Closing a slow reader") == 1  # the reading socket was not closed
         send_frame(reader, ClientFrame.PING, {}, ref="alive")
         assert next_frame(reader, ServerFrame.PONG)["ref"] == "alive"
+
+
+@pytest.mark.parametrize("state", ["closing", "closed"])
+def test_a_frame_for_a_client_already_leaving_is_dropped_instead_of_raising(state):
+    # Under connect churn a client closes while its socket still has frames for it (the presence
+    # snapshot after `authenticated`): autobahn raised Disconnected, which daphne logged as an error.
+    protocol = SocketProtocol.__new__(SocketProtocol)  # no connection: only the send path runs
+    protocol.state = {"closing": SocketProtocol.STATE_CLOSING, "closed": SocketProtocol.STATE_CLOSED}[state]
+    protocol.client_addr = ["127.0.0.1", 50000]
+    protocol.transport = None
+    protocol.serverSend('{"type":"presence.snapshot","data":{"users":[]}}')

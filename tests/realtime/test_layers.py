@@ -8,8 +8,12 @@ import pytest
 from channels.layers import get_channel_layer
 from redis.asyncio import BlockingConnectionPool
 
-from realtime.layers import InProcessChannelLayer, RedisPubSubChannelLayer
-from realtime.protocol import EVENT_FRAME, user_group
+from realtime.layers import (
+    MULTICAST_MIN_GROUPS,
+    InProcessChannelLayer,
+    RedisPubSubChannelLayer,
+)
+from realtime.protocol import EVENT_FRAME, device_group, user_group
 
 
 async def test_a_group_send_reaches_every_member_and_only_them():
@@ -46,8 +50,9 @@ async def test_an_unreachable_redis_fails_the_call_instead_of_hanging(settings):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     layer = RedisPubSubChannelLayer(hosts=[{"address": "redis://127.0.0.1:1/0", "socket_connect_timeout": 1}])
+    channel = await layer.new_channel()  # only named: subscribed with its groups
     with pytest.raises((RedisConnectionError, OSError)):
-        await layer.new_channel()
+        await layer.group_add_many([user_group(1)], channel)
 
 
 async def test_one_event_sent_to_several_groups_reaches_the_members_of_each():
@@ -63,3 +68,114 @@ async def test_one_event_sent_to_several_groups_reaches_the_members_of_each():
     assert await asyncio.wait_for(layer.receive(second), timeout=5) == event
     await layer.group_discard(user_group(11), first)
     await layer.group_discard(user_group(12), second)
+
+
+async def test_a_channel_added_to_several_groups_at_once_receives_from_each():
+    layer = get_channel_layer()
+    alice_tab = await layer.new_channel()
+    await layer.group_add_many([user_group(21), device_group(21)], alice_tab)
+    await layer.group_send(device_group(21), {"type": EVENT_FRAME, "text": "to the device"})
+    await layer.group_send(user_group(21), {"type": EVENT_FRAME, "text": "to the user"})
+    assert await asyncio.wait_for(layer.receive(alice_tab), 5) == {"type": EVENT_FRAME, "text": "to the device"}
+    assert await asyncio.wait_for(layer.receive(alice_tab), 5) == {"type": EVENT_FRAME, "text": "to the user"}
+    await layer.group_discard_many([user_group(21), device_group(21)], alice_tab)
+    await layer.group_send(user_group(21), {"type": EVENT_FRAME, "text": "after leaving"})
+    await layer.send(alice_tab, {"type": EVENT_FRAME, "text": "direct"})
+    assert await asyncio.wait_for(layer.receive(alice_tab), 5) == {"type": EVENT_FRAME, "text": "direct"}
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_with_redis_a_sockets_channel_and_groups_are_one_subscribe(monkeypatch):
+    layer = get_channel_layer()
+    await layer.group_send(user_group(1), {"type": EVENT_FRAME, "text": "x"})  # the connections exist
+    await layer.group_add_many([user_group(1)], await layer.new_channel())  # and the multicast subscription
+    shard = layer._get_layer()._shards[0]
+    subscribes: list[tuple[str, ...]] = []
+    real_subscribe = shard._pubsub.subscribe
+
+    async def counting_subscribe(*channels):
+        subscribes.append(channels)
+        return await real_subscribe(*channels)
+
+    monkeypatch.setattr(shard._pubsub, "subscribe", counting_subscribe)
+    alice_tab = await layer.new_channel()
+    await layer.group_add_many([user_group(31), device_group(31)], alice_tab)
+    assert len(subscribes) == 1 and len(subscribes[0]) == 3
+    await layer.group_send(user_group(31), {"type": EVENT_FRAME, "text": "hello"})
+    assert await asyncio.wait_for(layer.receive(alice_tab), 5) == {"type": EVENT_FRAME, "text": "hello"}
+
+
+def many_groups(*members: int) -> list[str]:
+    """Return user groups enough for a multicast, the members' among them."""
+    return [user_group(member) for member in members] + [user_group(9000 + n) for n in range(MULTICAST_MIN_GROUPS)]
+
+
+async def first_of(layer, channel: str) -> dict:
+    return await asyncio.wait_for(layer.receive(channel), 5)
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_a_multicast_reaches_each_member_on_every_process_once_and_nobody_else(settings):
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    one, two = RedisPubSubChannelLayer(**config), RedisPubSubChannelLayer(**config)  # two processes
+    try:
+        alice_here, bob_there = await one.new_channel(), await two.new_channel()
+        carol_here, carol_there = await one.new_channel(), await two.new_channel()  # in none of the groups
+        await one.group_add_many([user_group(41), device_group(41)], alice_here)
+        await two.group_add_many([user_group(42)], bob_there)
+        await one.group_add_many([user_group(43)], carol_here)
+        await two.group_add_many([user_group(43)], carol_there)
+        event = {"type": EVENT_FRAME, "text": "to many"}
+        # alice is named twice (her user and device groups): she still receives it once.
+        await one.group_send_many([device_group(41), *many_groups(41, 42)], event)
+        after = {"type": EVENT_FRAME, "text": "after"}
+        for layer in (one, two):
+            await layer.group_send_many([user_group(41), user_group(42), user_group(43)], after)
+        assert await first_of(one, alice_here) == event
+        assert await first_of(one, alice_here) == after  # not the multicast again
+        assert await first_of(one, alice_here) == after  # the second process's
+        assert await first_of(two, bob_there) == event
+        assert await first_of(two, bob_there) == after
+        assert await first_of(one, carol_here) == after
+        assert await first_of(two, carol_there) == after
+    finally:
+        await one.flush()
+        await two.flush()
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_publishing_does_not_wait_for_a_subscribe_in_flight(monkeypatch):
+    layer = get_channel_layer()
+    alice_tab = await layer.new_channel()
+    await layer.group_add_many([user_group(51)], alice_tab)
+    shard = layer._get_layer()._shards[0]
+    real_subscribe, started, release = shard._pubsub.subscribe, asyncio.Event(), asyncio.Event()
+
+    async def slow_subscribe(*channels):
+        started.set()
+        await release.wait()
+        return await real_subscribe(*channels)
+
+    monkeypatch.setattr(shard._pubsub, "subscribe", slow_subscribe)
+    bob_tab = await layer.new_channel()
+    joining = asyncio.ensure_future(layer.group_add_many([user_group(52)], bob_tab))
+    try:
+        await asyncio.wait_for(started.wait(), 5)  # bob's SUBSCRIBE holds the shard's lock
+        event = {"type": EVENT_FRAME, "text": "meanwhile"}
+        await asyncio.wait_for(layer.group_send(user_group(51), event), 5)
+        await asyncio.wait_for(layer.group_send_many(many_groups(51), event), 5)
+        assert await first_of(layer, alice_tab) == event
+        assert await first_of(layer, alice_tab) == event
+        assert not joining.done()
+    finally:
+        release.set()
+        await asyncio.wait_for(joining, 5)
+    await layer.group_send(user_group(52), {"type": EVENT_FRAME, "text": "joined"})
+    assert await first_of(layer, bob_tab) == {"type": EVENT_FRAME, "text": "joined"}
+
+
+async def test_a_message_sent_to_a_fresh_channel_of_this_process_is_received():
+    layer = get_channel_layer()
+    channel = await layer.new_channel("readyz.")
+    await layer.send(channel, {"type": "readyz.ping"})
+    assert await first_of(layer, channel) == {"type": "readyz.ping"}
