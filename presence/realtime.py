@@ -7,7 +7,7 @@ from typing import Any
 
 from presence import runtime
 from presence.protocol import Activity, PresenceClientFrame, PresenceServerFrame
-from presence.selectors import Circle, asnapshot, circle_of
+from presence.selectors import Circle, circle_of, snapshot
 from presence.serializers import ActivityFrameSerializer
 from presence.stores import Transitions
 from realtime.auth import Identity
@@ -26,12 +26,14 @@ async def socket_opened(ctx: SocketContext, circle: Circle) -> None:
 
     The circle (the contacts and every last_seen) was read with the token check: the snapshot
     and, when this socket changed the user's status, the announcement to the contacts are both
-    built from it.
+    built from it. The store opens the socket and reads the contacts' statuses in one call (one
+    round trip with Redis), the statuses always after the open.
     """
     store = runtime.running_store()
-    changed = await store.open(user_id=ctx.user_id, socket_id=ctx.channel_name)
+    opened = await store.open_and_read(user_id=ctx.user_id, socket_id=ctx.channel_name, user_ids=circle.contacts)
+    changed = opened.changed
     try:
-        users = await asnapshot(store=store, circle=circle)
+        users = snapshot(circle=circle, statuses=opened.statuses)
         await ctx.send_frame(PresenceServerFrame.PRESENCE_SNAPSHOT, {"users": users}, None)
     finally:
         if changed is not None:
