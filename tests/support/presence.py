@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from presence import runtime
 from presence.protocol import PresenceServerFrame
+from presence.realtime import prepare_open, socket_opened
 from presence.stores import PresenceStore, set_store
 from presence.stores.memory import InProcessPresenceStore
 from presence.stores.redis_store import RedisPresenceStore
-from presence.realtime import prepare_open, socket_opened
 from realtime import db, publish
 from realtime.auth import Identity
 from realtime.context import SocketContext
