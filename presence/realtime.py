@@ -7,27 +7,33 @@ from typing import Any
 
 from presence import runtime
 from presence.protocol import Activity, PresenceClientFrame, PresenceServerFrame
-from presence.selectors import Circle, asnapshot, circle_of
+from presence.selectors import Circle, circle_of, snapshot
 from presence.serializers import ActivityFrameSerializer
 from presence.stores import Transitions
-from realtime import db
+from realtime.auth import Identity
 from realtime.context import SocketContext
 from realtime.fields import validated
 from realtime.registry import SocketApp
 
 
-async def socket_opened(ctx: SocketContext) -> None:
+def prepare_open(identity: Identity) -> Circle:
+    """Read the user's circle at authentication, in the token check's database-thread trip (the kernel's prepare)."""
+    return circle_of(user_id=identity.user_id)
+
+
+async def socket_opened(ctx: SocketContext, circle: Circle) -> None:
     """Count the socket as online and send it the presence snapshot (right after `authenticated`).
 
-    One database call reads the contacts and every last_seen: the snapshot and, when this socket
-    changed the user's status, the announcement to the contacts are both built from it.
+    The circle (the contacts and every last_seen) was read with the token check: the snapshot
+    and, when this socket changed the user's status, the announcement to the contacts are both
+    built from it. The store opens the socket and reads the contacts' statuses in one call (one
+    round trip with Redis), the statuses always after the open.
     """
     store = runtime.running_store()
-    changed = await store.open(user_id=ctx.user_id, socket_id=ctx.channel_name)
-    circle: Circle | None = None
+    opened = await store.open_and_read(user_id=ctx.user_id, socket_id=ctx.channel_name, user_ids=circle.contacts)
+    changed = opened.changed
     try:
-        circle = await db.call(circle_of, user_id=ctx.user_id)
-        users = await asnapshot(store=store, circle=circle)
+        users = snapshot(circle=circle, statuses=opened.statuses)
         await ctx.send_frame(PresenceServerFrame.PRESENCE_SNAPSHOT, {"users": users}, None)
     finally:
         if changed is not None:
@@ -67,6 +73,7 @@ SOCKET_APP = SocketApp(
     client_frames=PresenceClientFrame,
     server_frames=PresenceServerFrame,
     handlers={PresenceClientFrame.ACTIVITY: activity},
+    prepare=prepare_open,
     on_open=socket_opened,
     on_close=socket_closed,
 )

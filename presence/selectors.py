@@ -149,9 +149,9 @@ def presence_for(*, store: PresenceStore, viewer_id: int, user_ids: Iterable[int
     return _entries(seen, async_to_sync(store.statuses)(user_ids=list(seen)), hidden_among(user_ids=seen))
 
 
-async def asnapshot(*, store: PresenceStore, circle: Circle) -> list[dict[str, Any]]:
-    """Return the presence of everyone in the user's circle, by id (the socket's snapshot)."""
-    return _entries(circle.contacts, await store.statuses(user_ids=circle.contacts), circle.hidden)
+def snapshot(*, circle: Circle, statuses: dict[int, Status]) -> list[dict[str, Any]]:
+    """Return the presence of everyone in the user's circle, by id (the socket's snapshot), from their statuses."""
+    return _entries(circle.contacts, statuses, circle.hidden)
 
 
 def _entries(seen: dict[int, datetime | None], statuses: dict[int, Status], hidden: set[int] | frozenset[int]) -> list[dict[str, Any]]:

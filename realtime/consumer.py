@@ -58,6 +58,12 @@ def _frames_out(frame_type: str):
     return m.WS_FRAMES.labels(direction="out", type=frame_type)
 
 
+def _accept_first_token(token: object) -> tuple[Identity, dict[str, Any]]:
+    """Check a socket's first token, then run the socket apps' prepare: one database-thread trip per connect."""
+    identity = authenticator().authenticate(token)
+    return identity, registry.prepare_all(identity)
+
+
 class SocketConsumer(AsyncWebsocketConsumer):
     """A client socket at /ws/: closed with a contract code unless it authenticates with its first frame."""
 
@@ -228,7 +234,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
             await self._close(CloseCode.BAD_FRAME)
             return
         try:
-            identity = await db.call(authenticator().authenticate, frame.data.get("token"))
+            identity, prepared = await db.call(_accept_first_token, frame.data.get("token"))
         except TokenRefused as exc:
             await self._refuse(exc)
             return
@@ -263,7 +269,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
             if app.on_open is None:
                 continue
             try:
-                await app.on_open(ctx)
+                await app.on_open(ctx, prepared.get(app.name))
             except BACKEND_ERRORS as exc:
                 logger.warning("%s unavailable at authentication: %s", app.name, type(exc).__name__)
                 await self._close(CloseCode.UNAVAILABLE)

@@ -10,11 +10,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
+from realtime.auth import Identity
 from realtime.context import FrameHandler, SocketContext
 from realtime.protocol import ClientFrame, CloseCode, ErrorCode, ServerFrame
 
 SocketHook = Callable[[SocketContext], Awaitable[None]]
+# Sync, in the database thread, in the same trip as the token check: what the app's on_open needs from the database.
+SocketPrepare = Callable[[Identity], Any]
+# After `authenticated`, with what the app's prepare returned (None without a prepare).
+SocketOpen = Callable[[SocketContext, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,8 @@ class SocketApp:
     client_frames: type[StrEnum] | None = None  # the frame types it accepts from clients
     server_frames: type[StrEnum] | None = None  # the frame types it sends
     handlers: Mapping[str, FrameHandler] = field(default_factory=dict)  # client frame type -> handler
-    on_open: SocketHook | None = None  # after `authenticated`; a backend error closes the socket with 4503
+    prepare: SocketPrepare | None = None  # at authentication, in the database thread; a database outage closes with 4503
+    on_open: SocketOpen | None = None  # after `authenticated`; a backend error closes the socket with 4503
     on_close: SocketHook | None = None  # when an authenticated socket ends (must not raise)
 
 
@@ -55,6 +62,11 @@ def is_client_frame(frame_type: str) -> bool:
 def handler_for(frame_type: str) -> FrameHandler | None:
     """Return the handler of a client frame type, or None when no app handles it."""
     return _handlers.get(frame_type)
+
+
+def prepare_all(identity: Identity) -> dict[str, Any]:
+    """Run every app's prepare for an accepted identity (in the database thread); return their results by app name."""
+    return {app.name: app.prepare(identity) for app in _apps.values() if app.prepare is not None}
 
 
 def apps() -> list[SocketApp]:

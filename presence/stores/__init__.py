@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from presence.stores.base import PresenceStore, Status, Transitions
+from presence.stores.base import Opened, PresenceStore, Status, Transitions
 
-__all__ = ["PresenceStore", "Status", "Transitions", "build_store", "get_store", "set_store"]
+__all__ = ["Opened", "PresenceStore", "Status", "Transitions", "build_store", "get_store", "set_store"]
 
 _store: PresenceStore | None = None
 

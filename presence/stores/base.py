@@ -46,6 +46,14 @@ class Transitions:
         return found
 
 
+@dataclass(frozen=True)
+class Opened:
+    """What opening a socket found: the user's new status when it changed, and the statuses read after it."""
+
+    changed: Status | None
+    statuses: dict[int, Status]
+
+
 class PresenceStore(abc.ABC):
     """Open sockets per user, counted per socket, each active or idle, with atomic status changes.
 
@@ -60,6 +68,14 @@ class PresenceStore(abc.ABC):
     @abc.abstractmethod
     async def open(self, *, user_id: int, socket_id: str) -> Status | None:
         """Register an active socket; return the user's new status when it changed."""
+
+    async def open_and_read(self, *, user_id: int, socket_id: str, user_ids: Iterable[int]) -> Opened:
+        """Register an active socket, then return its transition and the statuses of `user_ids` read after it.
+
+        A store overrides this to do both in one round trip; the statuses are never read before the open.
+        """
+        changed = await self.open(user_id=user_id, socket_id=socket_id)
+        return Opened(changed=changed, statuses=await self.statuses(user_ids=user_ids))
 
     @abc.abstractmethod
     async def close(self, *, user_id: int, socket_id: str) -> Status | None:

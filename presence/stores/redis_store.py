@@ -17,16 +17,17 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from presence.stores.base import PresenceStore, Status, Transitions
+from presence.stores.base import Opened, PresenceStore, Status, Transitions
 from realtime import redis as redis_clients
 
 logger = logging.getLogger("dedwen.presence")
 
 _LUA = Path(__file__).with_name("lua")
-_SCRIPTS = ("open", "close", "activity", "due", "beat", "add", "remove", "reap")
+_SCRIPTS = ("open", "open_read", "close", "activity", "due", "beat", "add", "remove", "reap")
 _SETTLING = frozenset(_SCRIPTS) - {"beat"}  # the scripts that change sockets: settle.lua is prepended to them
 _CHUNK = 500  # sockets per resync script call, so one call never blocks Redis for long
 _REAP_LIMIT = 20  # dead processes claimed per sweep
+_READ_LIMIT = 1000  # statuses read by the open script itself (Lua's unpack has a bound); more: a second round trip
 _DUE_LIMIT = 200  # users turned offline per `due` script call (a call repeats while it finds this many)
 _FAULTS = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -115,6 +116,34 @@ class RedisPresenceStore(PresenceStore):
                 bound, "open", [self.procs_key, self.proc_key],
                 [self.process_id, self.ttl_ms, socket_id, user_id, self.base, self.grace_ms],
             )
+
+    async def open_and_read(self, *, user_id: int, socket_id: str, user_ids: Iterable[int]) -> Opened:
+        user_ids = list(dict.fromkeys(user_ids))
+        first, rest = user_ids[:_READ_LIMIT], user_ids[_READ_LIMIT:]
+        if self._closed:
+            return Opened(changed=None, statuses=await self.statuses(user_ids=user_ids))
+        bound = self._bind()
+        opened: Opened | None = None
+        async with bound.lock:
+            self._local[socket_id] = user_id
+            self._idle.discard(socket_id)
+            if not self._healthy:
+                self._dirty = True
+            else:
+                args = [self.process_id, self.ttl_ms, socket_id, user_id, self.base, self.grace_ms, *first]
+                try:
+                    changed, found = await bound.scripts["open_read"](keys=[self.procs_key, self.proc_key], args=args)
+                except _FAULTS as exc:
+                    self._dirty = True
+                    self._degrade(exc)
+                else:
+                    statuses = {uid: Status(value) if value else Status.OFFLINE for uid, value in zip(first, found)}
+                    opened = Opened(changed=Status(changed) if changed else None, statuses=statuses)
+        if opened is None:  # Redis unreachable: no transition reported, statuses from this process's sockets
+            return Opened(changed=None, statuses=await self.statuses(user_ids=user_ids))
+        if rest:
+            opened.statuses.update(await self.statuses(user_ids=rest))
+        return opened
 
     async def close(self, *, user_id: int, socket_id: str) -> Status | None:
         bound = self._bind()

@@ -11,10 +11,11 @@ from messaging import services as messaging_services
 from presence import runtime
 from presence.models import LastSeen
 from presence.protocol import PresenceClientFrame, PresenceServerFrame
-from presence.realtime import SOCKET_APP, socket_closed, socket_opened
+from presence.realtime import SOCKET_APP, socket_closed
 from presence.selectors import Status
 from realtime.protocol import user_group
 from tests.support.messaging import direct
+from tests.support.presence import open_presence
 from tests.support.realtime import refusal_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,8 +36,8 @@ async def test_activity_idle_on_every_socket_announces_idle_once_and_active_anno
     alice, bob, alice_bob, socket_of, announcements
 ):
     phone, laptop = socket_of(alice), socket_of(alice)
-    await socket_opened(phone.ctx)
-    await socket_opened(laptop.ctx)
+    await open_presence(phone.ctx)
+    await open_presence(laptop.ctx)
     announcements.sent.clear()
 
     await ACTIVITY(phone.ctx, {"state": "idle"}, None)
@@ -52,7 +53,7 @@ async def test_activity_idle_on_every_socket_announces_idle_once_and_active_anno
 @pytest.mark.parametrize("data", [{}, {"state": "away"}, {"state": 1}, {"state": None}])
 async def test_a_malformed_activity_frame_is_refused_and_changes_nothing(alice, bob, alice_bob, socket_of, announcements, data):
     phone = socket_of(alice)
-    await socket_opened(phone.ctx)
+    await open_presence(phone.ctx)
     announcements.sent.clear()
 
     refusal = await refusal_of(ACTIVITY, phone.ctx, data, None)
@@ -66,11 +67,11 @@ async def test_with_a_grace_a_reload_announces_nothing_and_a_leave_is_announced_
 ):
     settings.DEDWEN_PRESENCE_GRACE = 0.3
     page, next_page = socket_of(alice), socket_of(alice)
-    await socket_opened(page.ctx)
+    await open_presence(page.ctx)
     announcements.sent.clear()
 
     await socket_closed(page.ctx)  # a navigation: the next page's socket opens within the grace
-    await socket_opened(next_page.ctx)
+    await open_presence(next_page.ctx)
     await socket_closed(next_page.ctx)  # now she leaves
 
     assert announcements.sent == []
@@ -92,8 +93,8 @@ async def test_an_invisible_user_is_offline_without_last_seen_in_snapshots_and_c
     announcements.sent.clear()
     alices, bobs = socket_of(alice), socket_of(bob)
 
-    await socket_opened(alices.ctx)
-    await socket_opened(bobs.ctx)
+    await open_presence(alices.ctx)
+    await open_presence(bobs.ctx)
     await ACTIVITY(alices.ctx, {"state": "idle"}, None)
     await socket_closed(alices.ctx)
 

@@ -9,11 +9,12 @@ from asgiref.sync import sync_to_async
 
 from presence.models import LastSeen
 from presence.protocol import PresenceServerFrame
-from presence.realtime import socket_closed, socket_opened
+from presence.realtime import socket_closed
 from presence.selectors import Status
 from realtime.protocol import user_group
 from tests.support.cast import make_user
 from tests.support.messaging import direct
+from tests.support.presence import open_presence
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +40,7 @@ async def test_the_first_socket_reads_the_database_once_and_tells_each_contact_o
 ):
     phone = socket_of(alice)
 
-    await socket_opened(phone.ctx)
+    await open_presence(phone.ctx)
 
     assert db_calls.trips == 1  # the circle: last_seen and contacts
     assert phone.sent == [
@@ -58,12 +59,12 @@ async def test_a_second_socket_opening_and_closing_announces_nothing_and_closing
     alice, bob, contacts, socket_of, db_calls, announcements
 ):
     phone, laptop, bobs = socket_of(alice), socket_of(alice), socket_of(bob)
-    await socket_opened(bobs.ctx)
-    await socket_opened(phone.ctx)
+    await open_presence(bobs.ctx)
+    await open_presence(phone.ctx)
     db_calls.clear()
     announcements.sent.clear()
 
-    await socket_opened(laptop.ctx)
+    await open_presence(laptop.ctx)
 
     assert db_calls.trips == 1  # its own snapshot, nothing else
     [snapshot] = laptop.sent
@@ -80,7 +81,7 @@ async def test_the_last_socket_closing_stores_last_seen_and_tells_each_contact_i
     alice, bob, carol, contacts, socket_of, db_calls, announcements
 ):
     phone = socket_of(alice)
-    await socket_opened(phone.ctx)
+    await open_presence(phone.ctx)
     db_calls.clear()
     announcements.sent.clear()
 
@@ -103,7 +104,7 @@ async def test_a_user_sharing_no_conversation_gets_an_empty_snapshot_and_tells_n
     dave = await sync_to_async(make_user)("dave")
     socket = socket_of(dave)
 
-    await socket_opened(socket.ctx)
+    await open_presence(socket.ctx)
     await socket_closed(socket.ctx)
 
     assert socket.sent == [{"type": PresenceServerFrame.PRESENCE_SNAPSHOT, "data": {"users": []}}]

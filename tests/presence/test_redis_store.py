@@ -13,7 +13,7 @@ from django.conf import settings
 from presence.stores import Status, Transitions
 from tests.support.waiting import auntil
 
-ALICE, BOB = 201, 202
+ALICE, BOB, CAROL = 201, 202, 203
 DEADLINE = 10.0  # seconds: the bound on every wait below
 
 
@@ -151,6 +151,38 @@ async def test_an_unreachable_redis_degrades_presence_and_it_recovers(redis_stor
 
     assert changes == Transitions(online={BOB}, offline={ALICE})
     assert await observer.online(user_ids=[ALICE, BOB]) == {BOB}
+
+
+async def test_opening_with_a_read_of_more_users_than_one_script_reads_returns_every_status(redis_stores):
+    store, other = redis_stores(), redis_stores()
+    contacts = list(range(1000, 2500))  # beyond what the open script reads itself
+    for user_id in contacts[::100]:
+        await other.open(user_id=user_id, socket_id=f"s{user_id}")
+
+    opened = await store.open_and_read(user_id=ALICE, socket_id="a1", user_ids=contacts)
+
+    assert opened.changed is Status.ONLINE
+    assert set(opened.statuses) == set(contacts)
+    assert {uid for uid, status in opened.statuses.items() if status is Status.ONLINE} == set(contacts[::100])
+
+
+async def test_opening_with_a_read_while_redis_is_unreachable_serves_this_process_and_resyncs_later(
+    redis_stores, redis_proxy
+):
+    store, observer = redis_stores(url=redis_proxy.url), redis_stores()
+    await observer.open(user_id=BOB, socket_id="b1")
+    await store.open(user_id=ALICE, socket_id="a1")
+    await redis_proxy.cut()
+
+    opened = await store.open_and_read(user_id=ALICE, socket_id="a2", user_ids=[ALICE, BOB])
+    other = await store.open_and_read(user_id=CAROL, socket_id="c1", user_ids=[BOB])
+
+    assert opened.changed is None and opened.statuses == {ALICE: Status.ONLINE, BOB: Status.OFFLINE}  # what this process knows
+    assert other.changed is None
+    await redis_proxy.start()
+    changes = await auntil(store.maintain, timeout=DEADLINE)
+    assert changes == Transitions(online={CAROL})
+    assert await observer.online(user_ids=[ALICE, BOB, CAROL]) == {ALICE, BOB, CAROL}
 
 
 def _flush(prefix: str) -> None:

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from presence.stores import Status
+from presence.stores import Opened, Status
 
-ALICE, BOB = 101, 102
+ALICE, BOB, CAROL = 101, 102, 103
 
 
 async def test_a_users_first_socket_makes_them_online(make_store):
@@ -68,6 +68,31 @@ async def test_concurrent_opens_and_closes_make_exactly_one_transition_each_way(
     assert opened.count(Status.ONLINE) == 1
     assert closed.count(Status.OFFLINE) == 1
     assert await store.online(user_ids=[ALICE]) == set()
+
+
+async def test_opening_with_a_read_reports_the_transition_and_the_statuses_as_they_are_after_the_open(make_store):
+    store = make_store()
+    await store.open(user_id=BOB, socket_id="b1")
+    await store.activity(user_id=BOB, socket_id="b1", idle=True)
+
+    opened = await store.open_and_read(user_id=ALICE, socket_id="a1", user_ids=[BOB, CAROL, ALICE])
+
+    assert opened == Opened(changed=Status.ONLINE, statuses={BOB: Status.IDLE, CAROL: Status.OFFLINE, ALICE: Status.ONLINE})
+    assert await store.open_and_read(user_id=ALICE, socket_id="a2", user_ids=[]) == Opened(changed=None, statuses={})
+    assert await store.close(user_id=ALICE, socket_id="a1") is None  # both sockets are counted
+    assert await store.close(user_id=ALICE, socket_id="a2") is Status.OFFLINE
+
+
+async def test_concurrent_opens_with_reads_make_exactly_one_transition_and_each_reads_the_user_present(make_store):
+    store = make_store()
+    sockets = [f"a{n}" for n in range(50)]
+
+    opened = await asyncio.gather(*(store.open_and_read(user_id=ALICE, socket_id=s, user_ids=[ALICE]) for s in sockets))
+
+    assert [o.changed for o in opened].count(Status.ONLINE) == 1
+    assert all(o.statuses == {ALICE: Status.ONLINE} for o in opened)
+    closed = await asyncio.gather(*(store.close(user_id=ALICE, socket_id=s) for s in sockets))
+    assert closed.count(Status.OFFLINE) == 1
 
 
 async def test_maintenance_of_a_healthy_store_changes_nothing(make_store):

@@ -384,6 +384,67 @@ async def test_a_handler_refusal_and_a_database_outage_become_error_frames(alice
     assert echoed == {"type": "ack", "ref": "c", "data": {"user_id": alice.pk, "got": {"conversation_id": 1}}}
 
 
+@pytest.fixture
+def socket_apps(monkeypatch):
+    """Replace every registered socket app with the given ones."""
+
+    def install(*apps):
+        monkeypatch.setattr(registry, "_apps", {})
+        monkeypatch.setattr(registry, "_handlers", {})
+        for app in apps:
+            registry.register(app)
+
+    return install
+
+
+async def test_an_apps_prepare_reads_in_the_token_checks_database_trip_and_on_open_gets_what_it_read(
+    alice, device_of, socket_apps, db_calls
+):
+    def prepare(identity):
+        # The ORM refuses to run on the event loop: this read works only in the database thread.
+        return {"user_id": identity.user_id, "devices": Device.objects.filter(user_id=identity.user_id).count()}
+
+    async def open_with(ctx, prepared):
+        await ctx.send_frame(ServerFrame.ACK, {"app": "reader", "prepared": prepared}, None)
+
+    async def open_without(ctx, prepared):
+        await ctx.send_frame(ServerFrame.ACK, {"app": "plain", "prepared": prepared}, None)
+
+    socket_apps(
+        registry.SocketApp(name="reader", prepare=prepare, on_open=open_with),
+        registry.SocketApp(name="plain", on_open=open_without),
+    )
+    minted = await orm(device_of, alice)
+    db_calls.clear()
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        opened = [(await client.next_frame(ServerFrame.ACK))["data"] for _ in range(2)]
+        trips = db_calls.trips
+    assert trips == 1  # the token check and every prepare: one hop to the database thread
+    assert opened == [
+        {"app": "reader", "prepared": {"user_id": alice.pk, "devices": 1}},
+        {"app": "plain", "prepared": None},
+    ]
+
+
+async def test_a_database_outage_in_an_apps_prepare_closes_4503_before_authenticated(alice, device_of, socket_apps):
+    opened = []
+
+    def prepare(identity):
+        raise OperationalError("connection refused")
+
+    async def on_open(ctx, prepared):
+        opened.append(ctx.user_id)
+
+    socket_apps(registry.SocketApp(name="reader", prepare=prepare, on_open=on_open))
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.send_frame(ClientFrame.AUTHENTICATE, {"token": minted.token})
+        output = await client.communicator.receive_output(timeout=5)
+    assert output == {"type": "websocket.close", "code": CloseCode.UNAVAILABLE}
+    assert opened == []
+
+
 async def test_a_frame_type_without_a_handler_is_unknown(alice, device_of, handlers):
     handlers({})
     minted = await orm(device_of, alice)

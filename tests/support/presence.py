@@ -6,7 +6,7 @@
         a, b = redis_stores(), redis_stores(ttl=0.5, grace=0.2)
     async def test_z(socket_of, db_calls, announcements):   # the consumer's hooks, no server
         socket = socket_of(alice)
-        await socket_opened(socket.ctx)
+        await open_presence(socket.ctx)
         assert db_calls.trips == 1
 """
 
@@ -21,16 +21,26 @@ from dataclasses import dataclass, field
 import pytest
 import redis
 from django.conf import settings
+from django.utils import timezone
 
 from presence import runtime
 from presence.protocol import PresenceServerFrame
+from presence.realtime import prepare_open, socket_opened
 from presence.stores import PresenceStore, set_store
 from presence.stores.memory import InProcessPresenceStore
 from presence.stores.redis_store import RedisPresenceStore
 from realtime import db, publish
+from realtime.auth import Identity
+from realtime.context import SocketContext
 from realtime.protocol import ClientFrame, ServerFrame
 from tests.support.realtime import authenticate, next_frame, send_frame
 from tests.support.services import delete_keys, require_redis
+
+
+async def open_presence(ctx: SocketContext) -> None:
+    """Open a socket's presence as the kernel does: the app's prepare in a database trip, then its open hook."""
+    identity = Identity(user_id=ctx.user_id, username=ctx.username, device_id=ctx.device_id, expires_at=timezone.now())
+    await socket_opened(ctx, await db.call(prepare_open, identity))
 
 
 @pytest.fixture
