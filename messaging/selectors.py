@@ -55,13 +55,16 @@ def contact_pairs_sql(connection: BaseDatabaseWrapper) -> str:
     return _contact_pairs_sql(connection.alias)
 
 
+def _membership_names(alias: str) -> tuple[str, str, str, str]:
+    """Return the membership table's quoted name and its conversation, user and left_at columns."""
+    quote = connections[alias].ops.quote_name
+    columns = (quote(Membership._meta.get_field(name).column) for name in ("conversation", "user", "left_at"))
+    return (quote(Membership._meta.db_table), *columns)
+
+
 @functools.cache
 def _contact_pairs_sql(alias: str) -> str:  # built once per database: building it costs more than running it
-    quote = connections[alias].ops.quote_name
-    membership = quote(Membership._meta.db_table)
-    conversation, user, left_at = (
-        quote(Membership._meta.get_field(name).column) for name in ("conversation", "user", "left_at")
-    )
+    membership, conversation, user, left_at = _membership_names(alias)
     return (
         f"SELECT mine.{user} AS user_id, theirs.{user} AS contact_id"
         f" FROM {membership} mine JOIN {membership} theirs ON theirs.{conversation} = mine.{conversation}"
@@ -123,14 +126,12 @@ def _padded(ids: list[int]) -> list[int]:
 
 @functools.cache
 def _participants_sql(alias: str, size: int) -> str:
-    quote = connections[alias].ops.quote_name
-    conversation, user, left_at = (
-        quote(Membership._meta.get_field(name).column) for name in ("conversation", "user", "left_at")
-    )
+    membership, conversation, user, left_at = _membership_names(alias)
+    pk = connections[alias].ops.quote_name(Membership._meta.pk.column)
     return (
-        f"SELECT {conversation}, {user} FROM {quote(Membership._meta.db_table)}"
+        f"SELECT {conversation}, {user} FROM {membership}"
         f" WHERE {conversation} IN ({', '.join(['%s'] * size)}) AND {left_at} IS NULL"
-        f" ORDER BY {quote(Membership._meta.pk.column)}"
+        f" ORDER BY {pk}"
     )
 
 
