@@ -59,7 +59,7 @@ def _clean(result: dict | None, *, base: str | None) -> tuple[bool | None, str]:
 # The message workloads: result key, label (the goal is judged on message_max).
 MESSAGE_WORKLOADS = (
     ("message_single", "1 in flight"),
-    ("message_max", "20 senders × 1 in flight (max)"),
+    ("message_max", "20 senders × 1 in flight"),
     ("message_senders", "20 senders × 10 in flight"),
 )
 # Figures where uvicorn and daphne are compared on the same embedded dedwen: path, higher is better.
@@ -94,16 +94,17 @@ def goals(results: dict, server: str) -> list[dict]:
     # Item 2: persisted sends.
     for key, label in MESSAGE_WORKLOADS:
         v = _ratio(_get(results, server, key, "acks_per_s"), _get(results, chat, key, "acks_per_s"))
-        judged = key == "message_max"
+        judged = key != "message_single"  # the closed-loop maxima; one send in flight has nothing to group
         row("2", f"message.send {label}: acks/s vs B-chat", v, "≥ 2×" if judged else "(reported)", at_least(v, 2.0) if judged else None)
     rate = _get(results, server, "message_paced", "rate")
     mine, theirs = _get(results, server, "message_paced", "ack_ms", "p99"), _get(results, chat, "message_paced", "ack_ms", "p99")
     v = _ratio(mine, theirs)
     shown = None if v is None else f"{v:.2f} ({mine:.1f} / {theirs:.1f} ms at {rate:g}/s)"
     row("2", "message.send ack p99 at half B-chat's max rate: dedwen's ÷ B-chat's", shown, "≤ 1.0×", at_most(v, 1.0), "{}")
-    v = _get(results, server, "message_max", "server_cpu_us_per_op")
     limit = 1500 if redis else 1000
-    row("2", "server CPU per message (20 in flight), ms", None if v is None else v / 1000, f"≤ {limit / 1000:g} ms", at_most(v, limit))
+    for key, label in MESSAGE_WORKLOADS[1:]:
+        v = _get(results, server, key, "server_cpu_us_per_op")
+        row("2", f"server CPU per message ({label}), ms", None if v is None else v / 1000, f"≤ {limit / 1000:g} ms", at_most(v, limit))
     # Item 3: connects.
     v = _ratio(_get(results, server, "connect", "per_s"), _get(results, b, "connect", "per_s"))
     row("3", "connects/s vs B", v, "≥ 1.0×", at_least(v, 1.0))
