@@ -10,8 +10,11 @@ process also mirrors them into Redis, beside presence's per-socket entries, so t
                          after the process's last heartbeat (every TTL/3), so a crashed process's
                          sockets vanish with its presence lease
 
-A write that fails (Redis down) is logged and repaired by the next heartbeat, which rewrites the
-process's hash from memory. Disconnecting a socket is a channel-layer message to its own channel
+The adds and removals of one moment go out together: one pipeline at a time per process, carrying
+every change made while the previous one was in flight (so under a burst of connects a socket's
+write costs a share of a round trip, alone it costs one); each caller returns once its change is
+written. A write that fails (Redis down) is logged and repaired by the next heartbeat, which
+rewrites the process's hash from memory. Disconnecting a socket is a channel-layer message to its own channel
 (named in its entry), so it reaches the socket on whichever process holds it.
 """
 
@@ -69,6 +72,15 @@ class Connection:
             return None
 
 
+class _Batch:
+    """The registry changes of one event loop waiting for its next pipeline: connection id -> entry, or None to remove."""
+
+    def __init__(self) -> None:
+        self.changes: dict[str, str | None] = {}
+        self.written: asyncio.Future | None = None  # resolved once these changes are written (or failed)
+        self.writer: asyncio.Task | None = None  # the task writing the batches one after another
+
+
 def _keys() -> tuple[str, str]:
     base = f"{settings.DEDWEN_REDIS_PREFIX}:connections"
     return f"{base}:procs", f"{base}:proc:"
@@ -81,6 +93,7 @@ class Registry:
         self.local: dict[str, Connection] = {}
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._heartbeats: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task] = weakref.WeakKeyDictionary()
+        self._batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = weakref.WeakKeyDictionary()
         self._dirty = False
 
     # Writes, from the event loop ---------------------------------------------------------------
@@ -90,16 +103,12 @@ class Registry:
         self.local[entry.connection_id] = entry
         if settings.REDIS_URL:
             self._ensure_heartbeat()
-            procs, proc_prefix = _keys()
-            key = proc_prefix + PROCESS_ID
-            await self._write(lambda pipe: pipe.sadd(procs, PROCESS_ID).hset(key, entry.connection_id, entry.to_json())
-                              .pexpire(key, self._ttl_ms()))
+            await self._batched(entry.connection_id, entry.to_json())
 
     async def remove(self, connection_id: str) -> None:
         """Forget a socket that closed."""
         if self.local.pop(connection_id, None) is not None and settings.REDIS_URL:
-            _, proc_prefix = _keys()
-            await self._write(lambda pipe: pipe.hdel(proc_prefix + PROCESS_ID, connection_id))
+            await self._batched(connection_id, None)
 
     def forget_local(self, connection_id: str) -> None:
         """Forget a socket in memory only (its Redis entry expires with this process's key)."""
@@ -120,6 +129,47 @@ class Registry:
             return pipe.pexpire(key, self._ttl_ms())
 
         await self._write(commands)
+
+    async def _batched(self, connection_id: str, entry: str | None) -> None:
+        """Queue one change for the loop's next pipeline and return once it is written (or has failed)."""
+        loop = asyncio.get_running_loop()
+        batch = self._batches.get(loop)
+        if batch is None:
+            batch = self._batches[loop] = _Batch()
+        batch.changes[connection_id] = entry
+        if batch.written is None:
+            batch.written = loop.create_future()
+        written = batch.written
+        if batch.writer is None or batch.writer.done():
+            batch.writer = loop.create_task(self._write_batches(batch), name="connections-writes")
+        await asyncio.shield(written)  # a caller cancelled meanwhile leaves the write to finish for the others
+
+    async def _write_batches(self, batch: _Batch) -> None:
+        """Write the queued changes, one pipeline at a time, until none is left."""
+        try:
+            while batch.changes:
+                changes, written = batch.changes, batch.written
+                batch.changes, batch.written = {}, None
+                try:
+                    await self._write(lambda pipe, changes=changes: self._apply(pipe, changes))
+                finally:
+                    written.set_result(None)
+        finally:
+            if batch.written is not None:  # stopped (the loop is closing) with changes queued: the heartbeat rewrites them
+                self._dirty = True
+                batch.changes.clear()
+                batch.written.set_result(None)
+                batch.written = None
+
+    def _apply(self, pipe, changes: dict[str, str | None]) -> None:
+        procs, proc_prefix = _keys()
+        key = proc_prefix + PROCESS_ID
+        added = {connection_id: entry for connection_id, entry in changes.items() if entry is not None}
+        removed = [connection_id for connection_id, entry in changes.items() if entry is None]
+        if added:
+            pipe.sadd(procs, PROCESS_ID).hset(key, mapping=added).pexpire(key, self._ttl_ms())
+        if removed:
+            pipe.hdel(key, *removed)
 
     async def _write(self, build) -> None:
         try:

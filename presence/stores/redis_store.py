@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,14 +33,75 @@ _DUE_LIMIT = 200  # users turned offline per `due` script call (a call repeats w
 _FAULTS = (RedisError, OSError, asyncio.TimeoutError)
 
 
+class _Gate:
+    """Shared by socket writes, which run side by side; held alone by the heartbeat and the shutdown.
+
+    While one waits to hold it alone, no new write enters (so the heartbeat is never starved), and
+    it gets it once the writes in flight are done: then Redis has seen every change of `_local`.
+    """
+
+    def __init__(self) -> None:
+        self._writes = 0
+        self._alone = asyncio.Lock()  # who holds or awaits the gate alone, in turn
+        self._open = asyncio.Event()  # clear while one holds or awaits the gate alone
+        self._open.set()
+        self._idle = asyncio.Event()  # set while no write is in flight
+        self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        while not self._open.is_set():
+            await self._open.wait()
+        self._writes += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._writes -= 1
+            if not self._writes:
+                self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def alone(self) -> AsyncIterator[None]:
+        async with self._alone:
+            self._open.clear()
+            try:
+                await self._idle.wait()
+                yield
+            finally:
+                self._open.set()
+
+
+class _Turns:
+    """One FIFO lock per socket id, kept only while a call holds or awaits it: a socket's calls run in order."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def of(self, socket_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(socket_id) or (asyncio.Lock(), 0)
+        self._locks[socket_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[socket_id]
+            if users == 1:
+                del self._locks[socket_id]
+            else:
+                self._locks[socket_id] = (lock, users - 1)
+
+
 @dataclass
 class _Bound:
-    """A connection pool, its scripts and the store's lock, bound to one event loop."""
+    """A connection pool, its scripts, the store's gate and the sockets' turns, bound to one event loop."""
 
     loop: asyncio.AbstractEventLoop
     client: Redis
     scripts: dict[str, AsyncScript]
-    lock: asyncio.Lock
+    gate: _Gate
+    turns: _Turns
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -76,6 +138,11 @@ class RedisPresenceStore(PresenceStore):
 
     The process keeps its own sockets in memory too (the truth about this process): while Redis is
     unreachable, calls keep working on that copy, and the heartbeat resyncs Redis once it is back.
+
+    Writes of different sockets run side by side (each script is atomic, so transitions stay
+    exact); one socket's calls run in order (`_Turns`), so its close reaches Redis after its open.
+    The heartbeat's lease check and resync, and the shutdown, run alone (`_Gate`): they compare
+    Redis with `_local`, which must not change under them.
     """
 
     def __init__(self, *, url: str, prefix: str, ttl: float, grace: float = 0.0, max_connections: int = 20) -> None:
@@ -109,7 +176,9 @@ class RedisPresenceStore(PresenceStore):
         if self._closed:
             return None
         bound = self._bind()
-        async with bound.lock:
+        async with self._socket_write(bound, socket_id):
+            if self._closed:
+                return None
             self._local[socket_id] = user_id
             self._idle.discard(socket_id)
             return await self._write(
@@ -124,12 +193,16 @@ class RedisPresenceStore(PresenceStore):
             return Opened(changed=None, statuses=await self.statuses(user_ids=user_ids))
         bound = self._bind()
         opened: Opened | None = None
-        async with bound.lock:
-            self._local[socket_id] = user_id
-            self._idle.discard(socket_id)
-            if not self._healthy:
+        async with self._socket_write(bound, socket_id):
+            if self._closed:
+                pass  # the process stopped while this waited: count nothing
+            elif not self._healthy:
+                self._local[socket_id] = user_id
+                self._idle.discard(socket_id)
                 self._dirty = True
             else:
+                self._local[socket_id] = user_id
+                self._idle.discard(socket_id)
                 args = [self.process_id, self.ttl_ms, socket_id, user_id, self.base, self.grace_ms, *first]
                 try:
                     changed, found = await bound.scripts["open_read"](keys=[self.procs_key, self.proc_key], args=args)
@@ -147,7 +220,7 @@ class RedisPresenceStore(PresenceStore):
 
     async def close(self, *, user_id: int, socket_id: str) -> Status | None:
         bound = self._bind()
-        async with bound.lock:
+        async with self._socket_write(bound, socket_id):
             if self._local.get(socket_id) != user_id:
                 return None
             del self._local[socket_id]
@@ -156,7 +229,7 @@ class RedisPresenceStore(PresenceStore):
 
     async def activity(self, *, user_id: int, socket_id: str, idle: bool) -> Status | None:
         bound = self._bind()
-        async with bound.lock:
+        async with self._socket_write(bound, socket_id):
             if self._local.get(socket_id) != user_id:
                 return None
             (self._idle.add if idle else self._idle.discard)(socket_id)
@@ -205,7 +278,7 @@ class RedisPresenceStore(PresenceStore):
             return Transitions()
         bound = self._bind()
         try:
-            async with bound.lock:
+            async with bound.gate.alone():
                 changes = await self._heartbeat(bound)
             await self._reap(bound, process_id="", into=changes)
         except _FAULTS as exc:
@@ -232,7 +305,7 @@ class RedisPresenceStore(PresenceStore):
     async def shutdown(self) -> Transitions:
         self._closed = True
         bound = self._bind()
-        async with bound.lock:
+        async with bound.gate.alone():
             self._local.clear()
             self._idle.clear()
             try:
@@ -275,8 +348,14 @@ class RedisPresenceStore(PresenceStore):
                 name: client.register_script((settle if name in _SETTLING else "") + (_LUA / f"{name}.lua").read_text())
                 for name in _SCRIPTS
             }
-            self._bound = _Bound(loop=loop, client=client, scripts=scripts, lock=asyncio.Lock())
+            self._bound = _Bound(loop=loop, client=client, scripts=scripts, gate=_Gate(), turns=_Turns())
         return self._bound
+
+    @contextlib.asynccontextmanager
+    async def _socket_write(self, bound: _Bound, socket_id: str) -> AsyncIterator[None]:
+        """Hold the socket's turn, then a share of the gate (never the other way: the heartbeat waits on shares)."""
+        async with bound.turns.of(socket_id), bound.gate.shared():
+            yield
 
     async def _write(self, bound: _Bound, script: str, keys: list[str], args: list) -> Status | None:
         """Run a transition script; when Redis is down, note that a resync is due and report no transition."""

@@ -115,6 +115,35 @@ async def test_a_reaped_live_process_puts_its_sockets_back(redis_stores):
     assert await sweeper.online(user_ids=[ALICE]) == {ALICE}
 
 
+async def test_a_resync_runs_alone_while_opens_and_closes_of_other_sockets_wait_for_it(redis_stores, redis_prefix):
+    store, other = redis_stores(), redis_stores()
+    users = list(range(1000, 1050))
+    await asyncio.gather(*(store.open(user_id=uid, socket_id=f"s{uid}") for uid in users[:25]))
+    _flush(redis_prefix)  # Redis lost this process's sockets: the next heartbeat resyncs them
+
+    resync, *written = await asyncio.gather(
+        store.maintain(),
+        *(store.close(user_id=uid, socket_id=f"s{uid}") for uid in users[:12]),
+        *(store.open(user_id=uid, socket_id=f"s{uid}") for uid in users[25:]),
+    )
+
+    assert resync.online == set(users[:25])  # it put back the sockets as they were when it started
+    assert written == [Status.OFFLINE] * 12 + [Status.ONLINE] * 25  # each write then made its own transition
+    assert await other.online(user_ids=users) == set(users[12:])
+    assert (await store.maintain()).online == set()  # the lease check finds Redis holding exactly these sockets
+
+
+async def test_a_sockets_close_reaches_redis_after_its_open_even_when_called_before_the_open_returns(redis_stores):
+    store, other = redis_stores(), redis_stores()
+
+    opened, closed = await asyncio.gather(
+        store.open_and_read(user_id=ALICE, socket_id="a1", user_ids=[BOB]), store.close(user_id=ALICE, socket_id="a1")
+    )
+
+    assert (opened.changed, closed) == (Status.ONLINE, Status.OFFLINE)
+    assert await other.online(user_ids=[ALICE]) == set()
+
+
 async def _lease_below(store, ms: float) -> bool:
     return await lease_left_ms(store) <= ms
 
