@@ -18,9 +18,12 @@ applied to the factories `Server.run` creates, before the reactor accepts any co
 - Each socket is a `SocketProtocol`, which closes a client that leaves more than
   DEDWEN_WS_SEND_BUFFER bytes unread with 4409; and HTTP is served by `BoundedHTTPChannel`, which
   answers an over-long request line (414) or header (431) so that the client can read the answer.
+- A socket writes its text frames itself, one unmasked frame handed to the kernel at once when
+  nothing is buffered (`SocketProtocol._send_text_frame`, `write_now`); autobahn and Twisted's
+  buffered write remain for everything else (docs/performance.md, "Sending a frame").
 
 This reaches into daphne's `Server.run` (the factories it names `http_factory` and `ws_factory`),
-Twisted's `FileDescriptor` write buffer and `HTTPChannel` internals: pyproject.toml pins the
+autobahn's send state, Twisted's `FileDescriptor` write buffer, `tcp.Server` socket and `HTTPChannel` internals: pyproject.toml pins the
 daphne, twisted and autobahn versions this was written against.
 """
 
