@@ -18,9 +18,12 @@ applied to the factories `Server.run` creates, before the reactor accepts any co
 - Each socket is a `SocketProtocol`, which closes a client that leaves more than
   DEDWEN_WS_SEND_BUFFER bytes unread with 4409; and HTTP is served by `BoundedHTTPChannel`, which
   answers an over-long request line (414) or header (431) so that the client can read the answer.
+- A socket writes its text frames itself, one unmasked frame handed to the kernel at once when
+  nothing is buffered (`SocketProtocol._send_text_frame`, `write_now`); autobahn and Twisted's
+  buffered write remain for everything else (docs/performance.md, "Sending a frame").
 
 This reaches into daphne's `Server.run` (the factories it names `http_factory` and `ws_factory`),
-Twisted's `FileDescriptor` write buffer and `HTTPChannel` internals: pyproject.toml pins the
+autobahn's send state, Twisted's `FileDescriptor` write buffer, `tcp.Server` socket and `HTTPChannel` internals: pyproject.toml pins the
 daphne, twisted and autobahn versions this was written against.
 """
 
@@ -31,12 +34,14 @@ import json
 import logging
 import pprint
 import signal
+import struct
 
 from autobahn.websocket import protocol as autobahn_protocol
 from daphne.access import AccessLogGenerator
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
+from twisted.internet import tcp
 from twisted.web import http
 
 from realtime import drain
@@ -70,6 +75,46 @@ def unsent_bytes(transport) -> int:
     while not hasattr(transport, "dataBuffer") and getattr(transport, "transport", None) is not None:
         transport = transport.transport
     return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
+def write_now(transport, data: bytes) -> None:
+    """Write bytes to a Twisted transport, handing them to the kernel at once when it holds nothing unsent.
+
+    Twisted's `FileDescriptor.write` only buffers and registers the socket for writing; the send
+    happens on the next reactor turn. For a plain TCP connection (no TLS layer) with an empty
+    buffer, still connected and not closing, this sends right away, as asyncio's transports do,
+    and gives what the kernel did not take to `write` (so order is kept and Twisted's buffering,
+    producer pausing and error handling apply to the rest). Any other transport, or a send that
+    fails with anything but "would block", goes through `write` whole: Twisted meets the error
+    on its own path and closes the connection as usual. Internals (`socket`, the buffer fields read
+    by `unsent_bytes`, `TLS`, `disconnecting`, `_writeDisconnected`): twisted is pinned.
+    """
+    if (
+        type(transport) is not tcp.Server
+        or transport.TLS
+        or not transport.connected
+        or transport.disconnecting
+        or transport._writeDisconnected
+        or transport._tempDataLen
+        or transport.offset != len(transport.dataBuffer)
+    ):
+        transport.write(data)
+        return
+    try:
+        sent = transport.socket.send(data)
+    except (BlockingIOError, InterruptedError):
+        sent = 0
+    except OSError:
+        transport.write(data)
+        return
+    if sent < len(data):
+        transport.write(data[sent:])
+
+
+# Unmasked server text frame headers (RFC 6455 §5.2): FIN + opcode 1, then the payload length.
+_TEXT_HEADERS = [bytes((0x81, length)) for length in range(126)]
+_HEADER_16 = struct.Struct("!BBH")
+_HEADER_64 = struct.Struct("!BBQ")
 
 
 class SocketProtocol(WebSocketProtocol):
@@ -111,7 +156,8 @@ class SocketProtocol(WebSocketProtocol):
         """
         if self.slow_reader or self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
             return  # dropped: the socket is closing, and the client reconnects and syncs
-        super().serverSend(content, binary)
+        if binary or not self._send_text_frame(content):
+            super().serverSend(content, binary)
         if self.transport is None:
             return
         unread = unsent_bytes(self.transport)
@@ -120,6 +166,50 @@ class SocketProtocol(WebSocketProtocol):
             self.closeHandshakeTimeout = SLOW_READER_CLOSE_SECONDS  # autobahn's option, read by sendClose
             logger.info("[WebSocket] Closing a slow reader with %s: %s bytes unread", int(CloseCode.SLOW_READER), unread)
             self.sendClose(code=int(CloseCode.SLOW_READER))
+
+    def _send_text_frame(self, text: str) -> bool:
+        """Write one text message as a single unmasked frame, if nothing asks for autobahn's own path; return whether it did.
+
+        autobahn's `sendMessage` → `sendFrame` → `sendData` spends a few microseconds per frame on
+        checks, traffic counters and debug calls, and Twisted's `write` only buffers: the bytes
+        leave on the next reactor turn, after registering the socket for writing (an `epoll_ctl`),
+        a writable callback, and unregistering it (another). With one frame per socket per turn
+        (fan-out, presence announcements) that is most of a frame's cost. Here the frame
+        (RFC 6455 §5.2: FIN + opcode 1, then a 7-, 16- or 64-bit length; a server does not mask)
+        is built in one piece and handed to the kernel at once when the transport holds nothing
+        unsent (`write_now`), as asyncio's transports do.
+
+        autobahn's path is taken instead whenever its frame would differ or it keeps state about
+        the send: not OPEN (daphne accepts a CONNECTING socket first), permessage-deflate
+        negotiated (the server refuses it by default; `_perMessageCompress` is set only when
+        accepted), an autobahn send queue (`send_queue`, chopped or sync sends) not empty, frame or
+        octet logging, timing tracking, server-side masking, automatic fragmentation, or a message
+        over `maxMessagePayloadSize` (autobahn raises for it). Its traffic counters are not updated
+        for these frames: dedwen reads none of them. Internals (these attributes): autobahn is pinned.
+        """
+        if (
+            self.state != self.STATE_OPEN
+            or self._perMessageCompress is not None
+            or self.send_queue
+            or self.logFrames
+            or self.logOctets
+            or self.trackedTimings
+            or self.maskServerFrames
+            or self.autoFragmentSize
+        ):
+            return False
+        payload = text.encode("utf8")
+        length = len(payload)
+        if 0 < self.maxMessagePayloadSize < length:
+            return False
+        if length <= 125:
+            header = _TEXT_HEADERS[length]
+        elif length <= 0xFFFF:
+            header = _HEADER_16.pack(0x81, 126, length)
+        else:
+            header = _HEADER_64.pack(0x81, 127, length)
+        write_now(self.transport, header + payload)
+        return True
 
     def onClose(self, wasClean, code, reason):
         """Tell the application the socket closed with 4409 when that is why (autobahn may report 1006)."""

@@ -6,7 +6,9 @@ while a reading one is unaffected (realtime/server.py).
 
 from __future__ import annotations
 
+import json
 import socket
+from collections import deque
 
 import pytest
 
@@ -101,3 +103,133 @@ def test_a_frame_for_a_client_already_leaving_is_dropped_instead_of_raising(stat
     protocol.client_addr = ["127.0.0.1", 50000]
     protocol.transport = None
     protocol.serverSend('{"type":"presence.snapshot","data":{"users":[]}}')
+
+
+# Sending a frame: dedwen writes an open socket's text frames itself (SocketProtocol._send_text_frame).
+
+MULTI_BYTE = "é€😀"  # 2, 3 and 4 bytes in UTF-8
+
+
+def next_text(ws, frame_type: str) -> str:
+    """Return the next frame of `frame_type` as the text received (others skipped), within WAIT seconds."""
+    while True:
+        text = ws.recv(timeout=WAIT)
+        if json.loads(text)["type"] == frame_type:
+            return text
+
+
+def wire_length(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def test_frames_of_every_length_class_reach_a_real_client_intact(daphne_server, alice, bob, device_of):
+    # RFC 6455 lengths: 7 bits up to 125 bytes, 16 bits up to 65535, 64 bits above; multi-byte
+    # UTF-8 in each, so a length counted in characters instead of bytes would break the stream.
+    server = daphne_server(DEDWEN_WS_MAX_FRAME="524288", DEDWEN_MESSAGE_MAX_LENGTH="250000", DEDWEN_WS_RATE="100000/100000")
+    conversation = direct(alice, bob)
+    with open_socket(server) as sender, open_socket(server) as reader:
+        authenticate(sender, device_of(alice).token)
+        authenticate(reader, device_of(bob).token)
+        lengths = set()
+
+        def pong(ref: str) -> int:
+            send_frame(reader, ClientFrame.PING, {}, ref=ref)
+            text = next_text(reader, ServerFrame.PONG)
+            assert json.loads(text)["ref"] == ref
+            return wire_length(text)
+
+        sent = iter(range(10_000))
+
+        def delivered(body: str) -> int:
+            send_frame(sender, MessagingClientFrame.MESSAGE_SEND, {"conversation_id": conversation.pk, "body": body, "client_id": f"c{next(sent):04}"})
+            text = next_text(reader, MessagingServerFrame.MESSAGE_NEW)
+            assert json.loads(text)["data"]["message"]["body"] == body
+            return wire_length(text)
+
+        def sized(send, target: int) -> int:
+            """Send until a frame of exactly `target` bytes arrived (the envelope's size varies a little)."""
+            padding = 0
+            for _ in range(4):
+                length = send(MULTI_BYTE + "x" * padding)
+                if length == target:
+                    break
+                padding += target - length
+            return length
+
+        for target in (124, 125, 126, 127):
+            lengths.add(sized(pong, target))
+        for target in (65535, 65536, 65537, 200_000):
+            lengths.add(sized(delivered, target))
+    assert {124, 125, 126, 127, 65535, 65536, 65537, 200_000} == lengths  # each side of each boundary
+
+
+def test_a_client_offering_compression_is_refused_it_and_reads_plain_frames(daphne_server, alice, device_of):
+    # The fast send path writes uncompressed frames; it is valid because the server never accepts
+    # permessage-deflate (autobahn's default), which the `websockets` client offers by default.
+    server = daphne_server()
+    with open_socket(server, compression="deflate") as ws:
+        assert ws.protocol.extensions == []
+        authenticate(ws, device_of(alice).token)
+        send_frame(ws, ClientFrame.PING, {}, ref=MULTI_BYTE)
+        assert next_frame(ws, ServerFrame.PONG)["ref"] == MULTI_BYTE
+
+
+class RecordingTransport:
+    """A transport that keeps what is written (not a TCP connection, so `write_now` buffers through `write`)."""
+
+    def __init__(self) -> None:
+        self.written = b""
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+
+def open_protocol() -> SocketProtocol:
+    """Return a SocketProtocol in the OPEN state with daphne's options and dedwen's limits, writing to a RecordingTransport."""
+    from autobahn.websocket.protocol import TrafficStats
+    from daphne.ws_protocol import WebSocketFactory
+
+    from realtime.server import transport_message_limit
+
+    factory = WebSocketFactory(None, server="daphne")
+    factory.setProtocolOptions(failByDrop=False, maxMessagePayloadSize=transport_message_limit())
+    protocol = factory.buildProtocol(None)
+    protocol.__class__ = SocketProtocol
+    for option in protocol.CONFIG_ATTRS:  # what autobahn copies from its factory when a connection is made
+        setattr(protocol, option, getattr(factory, option))
+    protocol.state = SocketProtocol.STATE_OPEN
+    protocol.send_queue = deque()
+    protocol.trackedTimings = None
+    protocol.trafficStats = TrafficStats()
+    protocol.client_addr = ["127.0.0.1", 50000]
+    protocol._perMessageCompress = None
+    protocol.transport = RecordingTransport()
+    return protocol
+
+
+@pytest.mark.parametrize("characters", [0, 1, 41, 42, 125, 126, 21_845, 21_846, 25_000])
+def test_the_frame_dedwen_writes_is_the_one_autobahn_would_write(characters):
+    text = (MULTI_BYTE * characters)[:characters]
+    ours, autobahns = open_protocol(), open_protocol()
+    assert ours._send_text_frame(text)
+    autobahns.sendMessage(text.encode("utf-8"), False)
+    assert ours.transport.written == autobahns.transport.written
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["permessage-deflate negotiated", "frames queued by autobahn", "frames logged", "over the message limit"],
+)
+def test_a_frame_autobahn_would_write_differently_is_left_to_autobahn(case):
+    protocol = open_protocol()
+    text = "{}"
+    if case == "permessage-deflate negotiated":
+        protocol._perMessageCompress = object()
+    elif case == "frames queued by autobahn":
+        protocol.send_queue.append((b"x", True))
+    elif case == "frames logged":
+        protocol.logFrames = True
+    else:
+        text = "x" * (protocol.maxMessagePayloadSize + 1)
+    assert not protocol._send_text_frame(text)
+    assert protocol.transport.written == b""
