@@ -350,6 +350,12 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
             self._unsubscribed.discard(channel)
         queue = self.channels[channel]
         try:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Cancelled during the subscribe, and something below swallowed it (Python 3.11's
+                # timeout and wait_for can, when the cancel meets their own): honour it, or the
+                # consumer's end would wait for ever on a message that never comes.
+                raise asyncio.CancelledError
             message = await queue.get()
         except (TimeoutError, asyncio.CancelledError, GeneratorExit):
             if self.channels.pop(channel, None) is not None:

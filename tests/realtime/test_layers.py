@@ -174,6 +174,29 @@ async def test_publishing_does_not_wait_for_a_subscribe_in_flight(monkeypatch):
     assert await first_of(layer, bob_tab) == {"type": EVENT_FRAME, "text": "joined"}
 
 
+@pytest.mark.usefixtures("redis_url")
+async def test_a_receive_cancelled_while_subscribing_ends_even_when_the_cancel_was_swallowed(monkeypatch):
+    layer = get_channel_layer()
+    alice_tab = await layer.new_channel()
+    shard = layer._get_layer()._get_shard(alice_tab)
+    real_subscribe_many, started = shard.subscribe_many, asyncio.Event()
+
+    async def swallowing_subscribe_many(channels):
+        started.set()
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            pass  # as a library racing its own timeout can
+        await real_subscribe_many(channels)
+
+    monkeypatch.setattr(shard, "subscribe_many", swallowing_subscribe_many)
+    receiving = asyncio.ensure_future(layer.receive(alice_tab))
+    await asyncio.wait_for(started.wait(), 5)
+    receiving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(receiving, 5)  # before the fix: a TimeoutError, the receive waiting for ever
+
+
 async def test_a_message_sent_to_a_fresh_channel_of_this_process_is_received():
     layer = get_channel_layer()
     channel = await layer.new_channel("readyz.")
