@@ -209,9 +209,6 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
       member once). Every process decodes every multicast; in return a presence arrival in a
       1,000-member conversation costs one PUBLISH instead of 1,000. Fewer groups are published
       one PUBLISH each, pipelined.
-    - `group_send_batch([(groups, message), ...])` publishes several messages in order in one
-      pipelined round trip per shard: publish.py hands it every event queued while the previous
-      round trip was out, so that live delivery keeps up with the sends under load.
     - A message for several members of this process is decoded once for all of them (receivers
       get the same dict and must not change it, as with the in-process layer).
 
@@ -236,10 +233,6 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
     async def group_send_many(self, groups: Iterable[str], message: dict) -> None:
         """Publish one message to several groups: serialized once; one multicast for many groups."""
         await self._get_layer().group_send_many(groups, message)
-
-    async def group_send_batch(self, sends: list[tuple[list[str], dict]]) -> None:
-        """Publish several messages, each to its groups, in order: one pipelined round trip per shard."""
-        await self._get_layer().group_send_batch(sends)
 
     async def group_add_many(self, groups: Iterable[str], channel: str) -> None:
         """Add a channel of this process to several groups (and subscribe it), one SUBSCRIBE per shard."""
@@ -267,15 +260,11 @@ class _Shard(pubsub.RedisSingleShardConnection):
 
     async def publish_many(self, channels: list[str], message: bytes) -> None:
         """PUBLISH one message to several channels, pipelined, without the lock."""
-        await self.publish_pairs([(channel, message) for channel in channels])
-
-    async def publish_pairs(self, publishes: list[tuple[str, bytes]]) -> None:
-        """PUBLISH each (channel, message) in order, pipelined, without the lock."""
         self._ensure_redis()
         client = self._redis
-        for start in range(0, len(publishes), PIPELINE_SIZE):
+        for start in range(0, len(channels), PIPELINE_SIZE):
             pipe = client.pipeline(transaction=False)
-            for channel, message in publishes[start : start + PIPELINE_SIZE]:
+            for channel in channels[start : start + PIPELINE_SIZE]:
                 pipe.publish(channel, message)
             await pipe.execute()
 
@@ -453,21 +442,6 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
             by_shard[self._shard_index(name)].append(name)
         for index, channels in by_shard.items():
             await self._shards[index].publish_many(channels, payload)
-
-    async def group_send_batch(self, sends: list[tuple[list[str], dict]]) -> None:
-        """Publish several messages in order, each as group_send_many would, pipelined per shard."""
-        by_shard: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
-        for groups, message in sends:
-            names = list(dict.fromkeys(self._get_group_channel_name(group) for group in groups))
-            if len(names) >= MULTICAST_MIN_GROUPS:
-                payload = self.channel_layer.serialize({"groups": names, "message": message})
-                by_shard[self._shard_index(self.multicast_channel)].append((self.multicast_channel, payload))
-                continue
-            payload = self.channel_layer.serialize(message)
-            for name in names:
-                by_shard[self._shard_index(name)].append((name, payload))
-        for index, publishes in by_shard.items():
-            await self._shards[index].publish_pairs(publishes)
 
     def deliver_multicast(self, data: bytes) -> None:
         """Queue a multicast's message, decoded once, for each of this process's members of its groups, once each."""

@@ -133,31 +133,13 @@ class _Outbox:
     async def _drain(self) -> None:
         try:
             while self.pending:
-                batch = list(self.pending)
-                self.pending.clear()
-                await _send_batch(batch)
+                groups, event = self.pending.popleft()
+                try:
+                    await _send(groups, event)
+                except Exception:  # noqa: BLE001 - one bad send must not stop the ones queued behind it
+                    logger.exception("live event to %s not sent", ", ".join(groups))
         finally:
             self.sender = None
-
-
-async def _send_batch(batch: list[tuple[list[str], Event]]) -> None:
-    """Send queued events in order: in one round trip when the layer can (Redis), else one by one.
-
-    Under load events are queued faster than one round trip each can send them (a PUBLISH per
-    `message.new` and per `notification`), and live delivery fell seconds behind the acks.
-    """
-    layer = get_channel_layer()
-    if len(batch) > 1 and hasattr(layer, "group_send_batch"):
-        try:
-            await layer.group_send_batch(batch)
-        except Exception as exc:  # noqa: BLE001 - a down layer must not fail the changes that were stored
-            logger.warning("%d live events not sent: %s: %s", len(batch), type(exc).__name__, exc)
-        return
-    for groups, event in batch:
-        try:
-            await _send(groups, event)
-        except Exception:  # noqa: BLE001 - one bad send must not stop the ones queued behind it
-            logger.exception("live event to %s not sent", ", ".join(groups))
 
 
 _outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakref.WeakKeyDictionary()

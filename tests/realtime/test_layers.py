@@ -175,32 +175,6 @@ async def test_publishing_does_not_wait_for_a_subscribe_in_flight(monkeypatch):
 
 
 @pytest.mark.usefixtures("redis_url")
-async def test_a_batch_of_events_reaches_each_member_in_the_order_it_was_queued(monkeypatch):
-    layer = get_channel_layer()
-    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
-    await layer.group_add_many([user_group(81)], alice_tab)
-    await layer.group_add_many([user_group(82)], bob_tab)
-    shard = layer._get_layer()._shards[0]
-    round_trips = []
-    real_publish_pairs = shard.publish_pairs
-
-    async def counting_publish_pairs(publishes):
-        round_trips.append(len(publishes))
-        await real_publish_pairs(publishes)
-
-    monkeypatch.setattr(shard, "publish_pairs", counting_publish_pairs)
-    first, second, third = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second", "third"))
-    await layer.group_send_batch([
-        ([user_group(81), user_group(82)], first),
-        ([user_group(81)], second),
-        (many_groups(81), third),  # a multicast among them
-    ])
-    assert round_trips == [4]
-    assert [await first_of(layer, alice_tab) for _ in range(3)] == [first, second, third]
-    assert await first_of(layer, bob_tab) == first
-
-
-@pytest.mark.usefixtures("redis_url")
 async def test_a_receive_cancelled_while_subscribing_ends_even_when_the_cancel_was_swallowed(monkeypatch):
     layer = get_channel_layer()
     alice_tab = await layer.new_channel()
