@@ -17,6 +17,7 @@ from realtime.fields import (
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
+    datetime_text,
     validated,
 )
 
@@ -156,7 +157,6 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-_datetime = serializers.DateTimeField()  # one unbound field: the DRF datetime format, without a serializer
 
 
 def message_data(message: Message) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def message_data(message: Message) -> dict[str, Any]:
         "sender": {"id": sender.pk, "username": sender.get_username()},
         "body": message.body,
         "client_id": message.client_id,
-        "created_at": _datetime.to_representation(message.created_at),
+        "created_at": datetime_text(message.created_at),
     }
 
 
@@ -209,7 +209,7 @@ def notification_frame_data(notification: Notification, *, unread_count: int) ->
         "kind": notification.kind,
         "text": notification.text,
         "data": notification.data,
-        "created_at": _datetime.to_representation(notification.created_at),
+        "created_at": datetime_text(notification.created_at),
         "unread_count": unread_count,
     }
 

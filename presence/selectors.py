@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,11 +11,11 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
-from rest_framework.fields import DateTimeField
 
 from messaging.selectors import contact_ids, contact_pairs_sql
 from presence.models import LastSeen, Visibility
 from presence.stores import PresenceStore, Status
+from realtime.fields import datetime_text
 from realtime.rawsql import RawRead
 
 
@@ -116,14 +115,8 @@ def presence_entry(*, user_id: int, status: Status, last_seen: datetime | None) 
     return {
         "user_id": user_id,
         "status": status.value,
-        "last_seen": _datetime_field().to_representation(last_seen) if last_seen is not None else None,
+        "last_seen": datetime_text(last_seen) if last_seen is not None else None,
     }
-
-
-@functools.cache
-def _datetime_field() -> DateTimeField:
-    """Return one DRF DateTimeField for every entry (a snapshot has one entry per contact; a Field is costly to build)."""
-    return DateTimeField()
 
 
 def shown_entry(*, user_id: int, status: Status, last_seen: datetime | None, visible: bool) -> dict[str, Any]:
