@@ -31,6 +31,7 @@ from realtime.protocol import (
     EVENT_DEVICE_REVOKED,
     EVENT_FRAME,
     EVENT_GOAWAY,
+    SCOPE_SEND_TEXT_NOW,
     ClientFrame,
     CloseCode,
     ErrorCode,
@@ -84,6 +85,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self._closing: asyncio.Task | None = None  # a close started outside any dispatch
         self._turn = asyncio.Lock()  # one dispatch at a time, across the client's frames and the layer's events
         self._events: asyncio.Task | None = None  # the channel layer's receive pump, once subscribed
+        self._dispatching = 0  # messages taken by a pump and not yet dispatched to the end (see _offer)
+        self._send_text_now = None  # the server's SCOPE_SEND_TEXT_NOW, when it offers one
         self._slot_user: int | None = None  # the user whose SLOTS entry this socket holds
         self.connection_id: str | None = None  # named in `authenticated` and the live-connections registry
         self._accepted_at = 0.0  # loop time of the accept
@@ -97,6 +100,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self.base_send = send
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = None  # set by _subscribe, after a valid token
+        self._send_text_now = scope.get("extensions", {}).get(SCOPE_SEND_TEXT_NOW)
         try:
             await self._pump(receive, self._turn)
         except StopConsumer:
@@ -109,6 +113,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
             if self.connection_id is not None:
                 REGISTRY.forget_local(self.connection_id)  # cancelled without a disconnect (server shutdown)
             if self._events is not None:
+                self._receive_directly(None)
                 self._events.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was logged when it stopped
                     await self._events
@@ -124,7 +129,28 @@ class SocketConsumer(AsyncWebsocketConsumer):
             self._pump(functools.partial(self.channel_layer.receive, self.channel_name), self._turn)
         )
         self._events.add_done_callback(self._events_stopped)
+        self._receive_directly(self._offer)
         await self._join_all(groups)
+
+    def _receive_directly(self, receiver) -> None:
+        """Have the layer hand this socket's events to `receiver` while it is idle (when both layer and server can)."""
+        if self._send_text_now is not None and hasattr(self.channel_layer, "receive_directly"):
+            self.channel_layer.receive_directly(self.channel_name, receiver)
+
+    def _offer(self, event: dict) -> bool:
+        """Relay a published frame at once, in the deliverer's task, if no dispatch is under way; return whether it was taken.
+
+        This is `_relay_frame` without the task switch: the layer offers an event only while
+        nothing is queued for this socket, and it is taken only while no message is being (or
+        waiting to be) dispatched, so frames still leave in the order they reached the socket.
+        Anything else (a revocation, a goaway) is queued for the event pump.
+        """
+        if event.get("type") != EVENT_FRAME or self._dispatching or self._turn.locked():
+            return False
+        text = self._frame_text(event)
+        if text is not None:
+            self._send_text_now(text)
+        return True
 
     async def _pump(self, source, turn: asyncio.Lock) -> None:
         """Dispatch one source's messages in order, one dispatch at a time across sources.
@@ -135,8 +161,12 @@ class SocketConsumer(AsyncWebsocketConsumer):
         """
         while True:
             message = await source()
-            async with turn:
-                await self.dispatch(message)
+            self._dispatching += 1
+            try:
+                async with turn:
+                    await self.dispatch(message)
+            finally:
+                self._dispatching -= 1
 
     def _events_stopped(self, task: asyncio.Task) -> None:
         """Close with 4503 when the channel layer's events can no longer be received."""
@@ -379,10 +409,17 @@ class SocketConsumer(AsyncWebsocketConsumer):
 
     async def _relay_frame(self, event: dict) -> None:
         """Relay a frame published to one of this socket's groups, as serialized by the publisher (unless it excludes this socket)."""
-        text = event.get("text")
-        if self.ctx is not None and isinstance(text, str) and not self._closed and event.get("exclude_channel") != self.channel_name:
-            _frames_out(str(event.get("frame_type", m.INVALID_TYPE))).inc()
+        text = self._frame_text(event)
+        if text is not None:
             await self.base_send({"type": "websocket.send", "text": text})  # the ASGI message, as Channels' send builds it
+
+    def _frame_text(self, event: dict) -> str | None:
+        """Return the text of a published frame to relay to this socket, counted as sent; None when it is not for it."""
+        text = event.get("text")
+        if self.ctx is None or not isinstance(text, str) or self._closed or event.get("exclude_channel") == self.channel_name:
+            return None
+        _frames_out(str(event.get("frame_type", m.INVALID_TYPE))).inc()
+        return text
 
     async def _device_revoked(self, event: dict) -> None:
         """Close at once: the device was revoked (admin, logout, password change, deactivation)."""

@@ -62,6 +62,11 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"  # the server failed to handle the frame (a bug); the socket stays open
 
 
+# An ASGI server extension (scope["extensions"]) of realtime.server's daphne: a function that sends
+# one text frame to the socket synchronously (dropped once the socket is closing), for frames relayed
+# without a task switch (consumer._offer). Other servers lack it, and frames take the ASGI `send`.
+SCOPE_SEND_TEXT_NOW = "dedwen.send_text_now"
+
 # Channel-layer event types (server-internal; never taken from a client frame).
 EVENT_FRAME = "dedwen.frame"  # {"text": serialized frame} to relay as-is
 EVENT_DEVICE_REVOKED = "dedwen.device_revoked"  # close the device's sockets with 4403 ({"at": commit time})

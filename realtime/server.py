@@ -21,6 +21,8 @@ applied to the factories `Server.run` creates, before the reactor accepts any co
 - A socket writes its text frames itself, one unmasked frame handed to the kernel at once when
   nothing is buffered (`SocketProtocol._send_text_frame`, `write_now`); autobahn and Twisted's
   buffered write remain for everything else (docs/performance.md, "Sending a frame").
+- A socket's scope carries the server extension SCOPE_SEND_TEXT_NOW: the consumer relays a
+  published frame through it synchronously, from the task that delivers it to every member.
 
 This reaches into daphne's `Server.run` (the factories it names `http_factory` and `ws_factory`),
 autobahn's send state, Twisted's `FileDescriptor` write buffer, `tcp.Server` socket and `HTTPChannel` internals: pyproject.toml pins the
@@ -46,7 +48,7 @@ from twisted.web import http
 
 from realtime import drain
 from realtime.errors import error_body
-from realtime.protocol import CloseCode
+from realtime.protocol import SCOPE_SEND_TEXT_NOW, CloseCode
 
 logger = logging.getLogger("dedwen.realtime.server")
 
@@ -211,6 +213,10 @@ class SocketProtocol(WebSocketProtocol):
         write_now(self.transport, header + payload)
         return True
 
+    def send_text_now(self, text: str) -> None:
+        """Send a text frame now, synchronously, as the application's `websocket.send` would (the SCOPE_SEND_TEXT_NOW extension)."""
+        self.serverSend(text, False)
+
     def onClose(self, wasClean, code, reason):
         """Tell the application the socket closed with 4409 when that is why (autobahn may report 1006)."""
         super().onClose(wasClean, int(CloseCode.SLOW_READER) if self.slow_reader else code, reason)
@@ -323,6 +329,12 @@ class DedwenServer(Server):
         self._then_ready = kwargs.get("ready_callable")
         kwargs["ready_callable"] = self._configure_factories
         super().__init__(*args, **kwargs)
+
+    def create_application(self, protocol, scope):
+        """Make the application for a connection; a dedwen socket's scope offers SCOPE_SEND_TEXT_NOW."""
+        if isinstance(protocol, SocketProtocol):
+            scope["extensions"] = {**scope.get("extensions", {}), SCOPE_SEND_TEXT_NOW: protocol.send_text_now}
+        return super().create_application(protocol, scope)
 
     def _configure_factories(self) -> None:
         """Run by `Server.run` once it has made its factories, before the reactor accepts a connection."""

@@ -483,6 +483,54 @@ async def test_group_frames_are_relayed_verbatim(alice, device_of):
     assert relayed == text
 
 
+async def layer_caught_up() -> None:
+    """Wait until what was published so far has reached this process's channels (pub/sub keeps a shard's order)."""
+    layer = get_channel_layer()
+    probe = await layer.new_channel()
+    await layer.group_add("probe", probe)
+    await layer.group_send("probe", {"type": "probe"})
+    await asyncio.wait_for(layer.receive(probe), 5)
+    await layer.group_discard("probe", probe)
+
+
+async def test_a_frame_published_to_an_idle_socket_is_written_at_once_where_the_server_can(alice, device_of):
+    minted = await orm(device_of, alice)
+    text = encode_frame(MessagingServerFrame.NOTIFICATION, {"id": 1, "text": "hi"})
+    async with socket_client(send_text_now=True) as client:
+        await client.authenticate(minted.token)
+        await client.send_frame(ClientFrame.PING, {})
+        await client.next_frame(ServerFrame.PONG)  # the pong ends its dispatch: the socket is idle
+        await get_channel_layer().group_send(user_group(alice.pk), {"type": EVENT_FRAME, "text": text})
+        relayed = await client.next_text(lambda received: '"notification"' in received)
+    assert relayed == text
+    assert client.written_now == [text]  # by the delivering task, without waking the socket's
+
+
+async def test_a_frame_published_while_the_socket_handles_a_frame_follows_that_frames_answer(alice, device_of, handlers):
+    handling, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(ctx, data, ref):
+        handling.set()
+        await release.wait()
+        await ctx.send_frame(ServerFrame.ACK, {}, ref)
+
+    handlers({MessagingClientFrame.TYPING: slow})
+    minted = await orm(device_of, alice)
+    text = encode_frame(MessagingServerFrame.NOTIFICATION, {"id": 2, "text": "meanwhile"})
+    async with socket_client(send_text_now=True) as client:
+        await client.authenticate(minted.token)
+        await client.send_frame(MessagingClientFrame.TYPING, {"conversation_id": 1}, ref="slow")
+        await asyncio.wait_for(handling.wait(), 5)
+        await get_channel_layer().group_send(user_group(alice.pk), {"type": EVENT_FRAME, "text": text})
+        await layer_caught_up()
+        release.set()
+        answer = await client.next_frame()
+        relayed = await client.next_text(lambda received: '"notification"' in received)
+    assert (answer["type"], answer["ref"]) == (ServerFrame.ACK, "slow")
+    assert relayed == text
+    assert client.written_now == []  # it waited its turn on the socket's own task
+
+
 # Re-authentication and expiry ---------------------------------------------------------------------
 
 

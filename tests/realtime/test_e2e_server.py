@@ -13,8 +13,8 @@ from collections import deque
 import pytest
 
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
-from realtime.protocol import ClientFrame, CloseCode, ServerFrame
-from realtime.server import SocketProtocol
+from realtime.protocol import SCOPE_SEND_TEXT_NOW, ClientFrame, CloseCode, ServerFrame
+from realtime.server import DedwenServer, SocketProtocol
 from tests.support.messaging import direct
 from tests.support.realtime import (
     WAIT,
@@ -179,6 +179,7 @@ class RecordingTransport:
 
     def __init__(self) -> None:
         self.written = b""
+        self.dataBuffer, self.offset, self._tempDataLen = b"", 0, 0  # Twisted's unsent bytes (realtime.server.unsent_bytes): none
 
     def write(self, data: bytes) -> None:
         self.written += data
@@ -233,3 +234,19 @@ def test_a_frame_autobahn_would_write_differently_is_left_to_autobahn(case):
         text = "x" * (protocol.maxMessagePayloadSize + 1)
     assert not protocol._send_text_frame(text)
     assert protocol.transport.written == b""
+
+
+async def test_the_server_gives_each_socket_a_send_that_writes_its_frame_at_once():
+    # The consumer relays a published frame through this from the task that delivers it (consumer._offer).
+    protocol, autobahns = open_protocol(), open_protocol()
+    frame = '{"type":"presence","data":{"user_id":1,"status":"online"}}'
+
+    async def application(scope, receive, send):
+        scope["extensions"][SCOPE_SEND_TEXT_NOW](frame)
+
+    server = DedwenServer(application, endpoints=["tcp:port=0:interface=127.0.0.1"])  # not listening: only the application is made
+    server.connections = {protocol: {}}
+    server.create_application(protocol, {"type": "websocket"})
+    await server.connections[protocol]["application_instance"]
+    autobahns.sendMessage(frame.encode("utf-8"), False)
+    assert protocol.transport.written == autobahns.transport.written

@@ -202,3 +202,58 @@ async def test_a_message_sent_to_a_fresh_channel_of_this_process_is_received():
     channel = await layer.new_channel("readyz.")
     await layer.send(channel, {"type": "readyz.ping"})
     assert await first_of(layer, channel) == {"type": "readyz.ping"}
+
+
+async def caught_up(layer, member: str, group: str) -> None:
+    """Wait until what was published so far has reached this process (a marker sent last has come: pub/sub keeps order)."""
+    await layer.group_send(group, {"type": EVENT_FRAME, "text": "marker"})
+    assert await asyncio.wait_for(layer.receive(member), 5) == {"type": EVENT_FRAME, "text": "marker"}
+
+
+def taking(into: list):
+    """Return a direct receiver that takes every message, recording it."""
+    def receiver(message: dict) -> bool:
+        into.append(message)
+        return True
+    return receiver
+
+
+def declining(into: list):
+    """Return a direct receiver that declines every message (busy), recording the offer."""
+    def receiver(message: dict) -> bool:
+        into.append(message)
+        return False
+    return receiver
+
+
+async def test_an_idle_channels_messages_go_to_its_direct_receiver_instead_of_its_queue():
+    layer = get_channel_layer()
+    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add_many([user_group(71)], alice_tab)
+    await layer.group_add_many([user_group(71), user_group(72)], bob_tab)
+    taken = []
+    layer.receive_directly(alice_tab, taking(taken))
+    first, second = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second"))
+    await layer.group_send(user_group(71), first)
+    await layer.group_send_many(many_groups(71), second)  # a multicast too
+    assert [await first_of(layer, bob_tab) for _ in range(2)] == [first, second]  # bob has no receiver: queued
+    await caught_up(layer, bob_tab, user_group(72))
+    assert taken == [first, second]
+    layer.receive_directly(alice_tab, None)
+    await layer.group_send(user_group(71), first)
+    assert await first_of(layer, alice_tab) == first  # no receiver any more: queued again
+
+
+async def test_a_message_declined_by_the_direct_receiver_is_queued_and_so_is_every_one_behind_it():
+    layer = get_channel_layer()
+    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add_many([user_group(73)], alice_tab)
+    await layer.group_add_many([user_group(74)], bob_tab)
+    offered = []
+    layer.receive_directly(alice_tab, declining(offered))
+    first, second = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second"))
+    await layer.group_send(user_group(73), first)
+    await layer.group_send(user_group(73), second)
+    await caught_up(layer, bob_tab, user_group(74))
+    assert offered == [first]  # the second came behind a queued one: offering it would pass it
+    assert [await first_of(layer, alice_tab) for _ in range(2)] == [first, second]
