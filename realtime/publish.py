@@ -9,8 +9,18 @@ Each frame is serialized once and fanned out to the users' groups. A send never 
 thread wait for the channel layer: code running for an event loop (the loop itself, or a thread it
 handed work to through db.call or Django's ASGI handler) hands the event to that loop, where one
 task per loop sends everything in the order it was handed over. Only where no loop is serving
-(management commands, sync tests) does the caller send and wait. Delivery is best effort: a
-layer failure is logged, never raised, so a stored change is never undone by a lost push.
+(management commands, sync tests) does the caller send and wait.
+
+Every send goes through the layer's `group_send_batch`, a single event as a batch of one (both of
+dedwen's layers have it; another layer, such as Channels' own, gets one group_send per group).
+The loop's task sends all the events queued while its previous call was out as one batch, in
+order, which on Redis is one pipelined round trip: one round trip per event fell 1.8 s behind
+the acks at 1,300 sends/s (docs/performance.md).
+
+Delivery is best effort: a layer failure is logged, never raised, so a stored change is never
+undone by a lost push. A batch that fails is sent again one event at a time, so that one bad
+event does not take the others queued with it; the events of a batch that failed part-way
+through may then reach some sockets twice (clients keep messages and notifications by id).
 """
 
 from __future__ import annotations
@@ -86,7 +96,7 @@ async def apublish(*, user_ids: Iterable[int], frame_type: str, data: dict[str, 
     """Push a frame to every socket of the users, now, from the event loop."""
     groups = _user_groups(user_ids)
     if groups:
-        await _send(groups, _frame_event(frame_type, data))
+        await _send_batch([(groups, _frame_event(frame_type, data))])
 
 
 def close_device_sockets(*, device_ids: Iterable[int]) -> None:
@@ -96,27 +106,50 @@ def close_device_sockets(*, device_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: _deliver(groups, {"type": EVENT_DEVICE_REVOKED, "at": time.time()}), robust=True)
 
 
-async def _send(groups: list[str], event: Event) -> None:
-    """Send one event to groups through the channel layer; log a failure, never raise it.
+async def _send_batch(batch: list[tuple[list[str], Event]]) -> None:
+    """Send events in order, each to its groups, in one layer call when the layer can; log failures, never raise.
 
-    Several groups go out in one call when the layer can (dedwen's layers: serialized once, pipelined).
+    A failed batch of several is sent again one event at a time, each failure logged on its own.
     """
     layer = get_channel_layer()
-    if len(groups) > 1 and hasattr(layer, "group_send_many"):
-        try:
-            await layer.group_send_many(groups, event)
-        except Exception as exc:  # noqa: BLE001 - a down layer must not fail the change that was stored
-            logger.warning("live event to %d groups (%s, ...) not sent: %s: %s", len(groups), groups[0], type(exc).__name__, exc)
+    if not hasattr(layer, "group_send_batch"):  # not one of dedwen's layers
+        for groups, event in batch:
+            await _send_without_batch(layer, groups, event)
         return
+    try:
+        await layer.group_send_batch(batch)
+    except Exception as exc:  # noqa: BLE001 - a down layer must not fail the changes that were stored
+        if len(batch) == 1:
+            _log_not_sent(batch[0][0], exc)
+            return
+        every_group = {group for groups, _ in batch for group in groups}
+        logger.warning(
+            "live events not sent in one batch (events: %d, groups: %d): %s: %s; sending them one by one",
+            len(batch), len(every_group), type(exc).__name__, exc,
+        )
+        for groups, event in batch:  # one bad event must not take the ones queued with it
+            try:
+                await layer.group_send_batch([(groups, event)])
+            except Exception as failure:  # noqa: BLE001
+                _log_not_sent(groups, failure)
+
+
+async def _send_without_batch(layer, groups: list[str], event: Event) -> None:
+    """Send one event to each group through a layer without group_send_batch; log a failure, never raise it."""
     for group in groups:
         try:
             await layer.group_send(group, event)
         except Exception as exc:  # noqa: BLE001 - a down layer must not fail the change that was stored
-            logger.warning("live event to %s not sent: %s: %s", group, type(exc).__name__, exc)
+            _log_not_sent([group], exc)
+
+
+def _log_not_sent(groups: list[str], exc: Exception) -> None:
+    where = groups[0] if len(groups) == 1 else f"{len(groups)} groups ({groups[0]}, ...)"
+    logger.warning("live event to %s not sent: %s: %s", where, type(exc).__name__, exc)
 
 
 class _Outbox:
-    """The sends handed to one event loop, made one after another by at most one task."""
+    """The sends handed to one event loop, made in order by at most one task, as batches."""
 
     __slots__ = ("pending", "sender")
 
@@ -131,13 +164,15 @@ class _Outbox:
             self.sender = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
+        """Send what is queued, then what was queued meanwhile, each time as one batch, until none is left."""
         try:
             while self.pending:
-                groups, event = self.pending.popleft()
+                batch = list(self.pending)
+                self.pending.clear()
                 try:
-                    await _send(groups, event)
-                except Exception:  # noqa: BLE001 - one bad send must not stop the ones queued behind it
-                    logger.exception("live event to %s not sent", ", ".join(groups))
+                    await _send_batch(batch)
+                except Exception:  # noqa: BLE001 - a bug here must not stop the sends queued behind
+                    logger.exception("%d live events not sent", len(batch))
         finally:
             self.sender = None
 
@@ -171,7 +206,7 @@ def _deliver(groups: list[str], event: Event) -> None:
         except RuntimeError:  # the loop closed since: send from here instead
             pass
     # A fresh loop: never wait on a loop that has stopped (a database thread at server shutdown).
-    async_to_sync(_send, force_new_loop=True)(groups, event)
+    async_to_sync(_send_batch, force_new_loop=True)([(groups, event)])
 
 
 class ServingLoop:

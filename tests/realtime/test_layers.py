@@ -174,6 +174,63 @@ async def test_publishing_does_not_wait_for_a_subscribe_in_flight(monkeypatch):
     assert await first_of(layer, bob_tab) == {"type": EVENT_FRAME, "text": "joined"}
 
 
+async def test_a_batch_of_events_reaches_each_member_in_the_order_it_was_queued():
+    layer = get_channel_layer()
+    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add_many([user_group(71)], alice_tab)
+    await layer.group_add_many([user_group(72)], bob_tab)
+    first, second, third = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second", "third"))
+    await layer.group_send_batch([
+        ([user_group(71), user_group(72)], first),
+        ([user_group(71)], second),
+        (many_groups(71), third),  # a multicast on Redis
+    ])
+    after = {"type": EVENT_FRAME, "text": "after"}
+    await layer.group_send(user_group(72), after)
+    assert [await first_of(layer, alice_tab) for _ in range(3)] == [first, second, third]
+    assert [await first_of(layer, bob_tab) for _ in range(2)] == [first, after]  # not the ones for alice only
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_with_redis_a_batch_of_events_is_one_round_trip_in_the_order_it_was_queued(monkeypatch):
+    layer = get_channel_layer()
+    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add_many([user_group(81)], alice_tab)
+    await layer.group_add_many([user_group(82)], bob_tab)
+    shard = layer._get_layer()._shards[0]
+    round_trips = []
+    real_publish_pairs = shard.publish_pairs
+
+    async def counting_publish_pairs(publishes):
+        round_trips.append(len(publishes))
+        await real_publish_pairs(publishes)
+
+    monkeypatch.setattr(shard, "publish_pairs", counting_publish_pairs)
+    first, second, third = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second", "third"))
+    await layer.group_send_batch([
+        ([user_group(81), user_group(82)], first),
+        ([user_group(81)], second),
+        (many_groups(81), third),  # a multicast among them
+    ])
+    assert round_trips == [4]
+    assert [await first_of(layer, alice_tab) for _ in range(3)] == [first, second, third]
+    assert await first_of(layer, bob_tab) == first
+
+
+async def test_in_process_a_batch_for_a_full_channel_is_logged_and_still_reaches_the_others(caplog):
+    layer = InProcessChannelLayer(capacity=2)
+    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(user_group(91), alice_tab)
+    await layer.group_add(user_group(92), bob_tab)
+    waiting = {"type": EVENT_FRAME, "text": "waiting"}
+    await layer.send(alice_tab, waiting)  # alice's tab is slow: one message already waits
+    first, second = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second"))
+    await layer.group_send_batch([([user_group(91), user_group(92)], first), ([user_group(91), user_group(92)], second)])
+    assert f"message for group {user_group(91)} not delivered to {alice_tab}" in caplog.text
+    assert [await first_of(layer, alice_tab) for _ in range(2)] == [waiting, first]
+    assert [await first_of(layer, bob_tab) for _ in range(2)] == [first, second]
+
+
 @pytest.mark.usefixtures("redis_url")
 async def test_a_receive_cancelled_while_subscribing_ends_even_when_the_cancel_was_swallowed(monkeypatch):
     layer = get_channel_layer()

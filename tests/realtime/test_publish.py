@@ -1,4 +1,8 @@
-"""Publishing after commit: the database thread hands events to the event loop, which sends them in order."""
+"""Publishing after commit: the database thread hands events to the event loop, which sends them in order.
+
+Every send reaches the layer through `group_send_batch` (what was queued meanwhile as one batch):
+the tests watch and steer that one entry point, whichever layer the run configures.
+"""
 
 from __future__ import annotations
 
@@ -32,14 +36,15 @@ async def member_of(group: str) -> str:
     return channel
 
 
+def id_of(event: dict) -> int:
+    """Return the message id of a message.new event."""
+    return json.loads(event["text"])["data"]["message"]["id"]
+
+
 async def received_ids(channel: str, count: int) -> list[int]:
     """Receive `count` message.new frames on a channel (bounded wait) and return their message ids."""
     layer = get_channel_layer()
-    ids = []
-    for _ in range(count):
-        event = await asyncio.wait_for(layer.receive(channel), timeout=WAIT)
-        ids.append(json.loads(event["text"])["data"]["message"]["id"])
-    return ids
+    return [id_of(await asyncio.wait_for(layer.receive(channel), timeout=WAIT)) for _ in range(count)]
 
 
 def publish_new_messages(ids: range, user_id: int) -> None:
@@ -50,82 +55,103 @@ def publish_new_messages(ids: range, user_id: int) -> None:
         )
 
 
-async def test_events_published_from_the_database_thread_arrive_in_publishing_order(monkeypatch):
+@dataclass(frozen=True)
+class HeldBatch:
+    """The first batch sent to the layer, held: `started` once it is in the layer, sent once `release` is set."""
+
+    started: asyncio.Event
+    release: asyncio.Event
+
+
+def hold_the_first_batch(monkeypatch) -> HeldBatch:
+    """Hold the first batch sent to the configured layer until released; later batches go straight through."""
     layer = get_channel_layer()
-    real_group_send = layer.group_send
-    ids = range(1, 31)
+    real_group_send_batch = layer.group_send_batch
+    held = HeldBatch(asyncio.Event(), asyncio.Event())
 
-    async def uneven_group_send(group, message):
-        # Earlier events take longer (more turns of the loop): sends that overlapped would arrive reversed.
-        for _ in range(ids.stop - json.loads(message["text"])["data"]["message"]["id"]):
-            await asyncio.sleep(0)
-        await real_group_send(group, message)
+    async def holding_group_send_batch(sends):
+        if not held.started.is_set():
+            held.started.set()
+            await held.release.wait()
+        await real_group_send_batch(sends)
 
+    monkeypatch.setattr(layer, "group_send_batch", holding_group_send_batch)
+    return held
+
+
+def fail_the_batches_with(monkeypatch, bad_id: int) -> None:
+    """Make every batch sent to the configured layer that holds message `bad_id` fail, as a layer error."""
+    layer = get_channel_layer()
+    real_group_send_batch = layer.group_send_batch
+
+    async def failing_group_send_batch(sends):
+        if any(id_of(event) == bad_id for _, event in sends):
+            raise ConnectionError("layer down")
+        await real_group_send_batch(sends)
+
+    monkeypatch.setattr(layer, "group_send_batch", failing_group_send_batch)
+
+
+async def test_events_published_from_the_database_thread_arrive_in_publishing_order(monkeypatch):
     channel = await member_of(user_group(901))
-    monkeypatch.setattr(layer, "group_send", uneven_group_send)
-    await db.call(publish_new_messages, ids, 901)
-    assert await received_ids(channel, len(ids)) == list(ids)
+    first_batch = hold_the_first_batch(monkeypatch)
+    await db.call(publish_new_messages, range(1, 2), 901)
+    await asyncio.wait_for(first_batch.started.wait(), timeout=WAIT)
+    # Queued while the first send is out: sent after it, never beside it, as one batch in order.
+    await db.call(publish_new_messages, range(2, 31), 901)
+    first_batch.release.set()
+    assert await received_ids(channel, 30) == list(range(1, 31))
 
 
 async def test_the_database_thread_does_not_wait_for_the_channel_layer(monkeypatch):
-    layer = get_channel_layer()
-    real_group_send = layer.group_send
-    release = asyncio.Event()
-
-    async def held_group_send(group, message):
-        await release.wait()
-        await real_group_send(group, message)
-
     channel = await member_of(user_group(902))
-    monkeypatch.setattr(layer, "group_send", held_group_send)
+    first_batch = hold_the_first_batch(monkeypatch)
     # Were the database thread waiting for the send, this would never return (the send waits for us).
     await asyncio.wait_for(db.call(publish_new_messages, range(5, 7), 902), timeout=WAIT)
-    release.set()
+    first_batch.release.set()
     assert await received_ids(channel, 2) == [5, 6]
 
 
-async def test_a_failing_send_is_logged_and_the_next_ones_still_go_out(monkeypatch, caplog):
-    layer = get_channel_layer()
-    real_group_send = layer.group_send
-
-    async def first_fails(group, message):
-        if json.loads(message["text"])["data"]["message"]["id"] == 1:
-            raise ConnectionError("layer down")
-        await real_group_send(group, message)
-
+async def test_a_failing_send_is_logged_and_the_ones_queued_with_it_still_go_out(monkeypatch, caplog):
     channel = await member_of(user_group(903))
-    monkeypatch.setattr(layer, "group_send", first_fails)
-    await db.call(publish_new_messages, range(1, 3), 903)
-    assert await received_ids(channel, 1) == [2]
+    first_batch = hold_the_first_batch(monkeypatch)
+    fail_the_batches_with(monkeypatch, bad_id=2)
+    await db.call(publish_new_messages, range(1, 2), 903)
+    await asyncio.wait_for(first_batch.started.wait(), timeout=WAIT)
+    await db.call(publish_new_messages, range(2, 4), 903)  # one batch behind the first: 2 fails, 3 must not
+    first_batch.release.set()
+    assert await received_ids(channel, 2) == [1, 3]
+    assert "live events not sent in one batch (events: 2, groups: 1): ConnectionError" in caplog.text
     assert "live event to user.903 not sent: ConnectionError" in caplog.text
+
+
+async def test_a_layer_without_group_send_batch_still_gets_every_event_in_order(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}  # Channels' own
+    channel = await member_of(user_group(908))
+    await db.call(publish_new_messages, range(1, 4), 908)
+    assert await received_ids(channel, 3) == [1, 2, 3]
 
 
 @dataclass(frozen=True)
 class LayerSend:
-    """One call of the channel layer's group send: the groups, and the event loop it ran on."""
+    """One event of a batch sent to the channel layer: its groups, and the event loop the batch was sent on."""
 
     groups: tuple[str, ...]
     loop: asyncio.AbstractEventLoop
 
 
 def layer_sends(monkeypatch) -> list[LayerSend]:
-    """Record every group send made on the configured channel layer (and still make it)."""
+    """Record every event of every batch sent to the configured channel layer (and still send it)."""
     layer = get_channel_layer()
     sent: list[LayerSend] = []
-    real_group_send = layer.group_send
+    real_group_send_batch = layer.group_send_batch
 
-    async def recording_group_send(group, message):
-        sent.append(LayerSend((group,), asyncio.get_running_loop()))
-        await real_group_send(group, message)
+    async def recording_group_send_batch(sends):
+        loop = asyncio.get_running_loop()
+        sent.extend(LayerSend(tuple(groups), loop) for groups, _ in sends)
+        await real_group_send_batch(sends)
 
-    real_group_send_many = layer.group_send_many
-
-    async def recording_group_send_many(groups, message):
-        sent.append(LayerSend(tuple(groups), asyncio.get_running_loop()))
-        await real_group_send_many(groups, message)
-
-    monkeypatch.setattr(layer, "group_send", recording_group_send)
-    monkeypatch.setattr(layer, "group_send_many", recording_group_send_many)
+    monkeypatch.setattr(layer, "group_send_batch", recording_group_send_batch)
     return sent
 
 
@@ -182,9 +208,9 @@ async def test_a_rest_views_publish_is_handed_to_the_loop_serving_the_request(al
 async def test_a_send_to_several_groups_that_fails_is_logged_not_raised(monkeypatch, caplog):
     layer = get_channel_layer()
 
-    async def layer_down(groups, message):
+    async def layer_down(sends):
         raise ConnectionError("layer down")
 
-    monkeypatch.setattr(layer, "group_send_many", layer_down)
+    monkeypatch.setattr(layer, "group_send_batch", layer_down)
     await publish.apublish(user_ids=[906, 907], frame_type=MessagingServerFrame.TYPING, data={"conversation_id": 1})
     assert "live event to 2 groups (user.906, ...) not sent: ConnectionError" in caplog.text

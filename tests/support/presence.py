@@ -188,16 +188,17 @@ class Announcements:
 def announcements(monkeypatch) -> Announcements:
     """Record the `presence` frames sent to groups (and still send them)."""
     recorded = Announcements()
-    real_send = publish._send
+    real_send_batch = publish._send_batch  # every send goes through it, a lone event as a batch of one
 
-    async def recording_send(groups, event):
-        frame = json.loads(event.get("text", "{}"))
-        if frame.get("type") == PresenceServerFrame.PRESENCE:
-            recorded.texts.append(event["text"])
-            recorded.sent.extend((group, frame) for group in groups)
-        await real_send(groups, event)
+    async def recording_send_batch(batch):
+        for groups, event in batch:
+            frame = json.loads(event.get("text", "{}"))
+            if frame.get("type") == PresenceServerFrame.PRESENCE:
+                recorded.texts.append(event["text"])
+                recorded.sent.extend((group, frame) for group in groups)
+        await real_send_batch(batch)
 
-    monkeypatch.setattr(publish, "_send", recording_send)
+    monkeypatch.setattr(publish, "_send_batch", recording_send_batch)
     return recorded
 
 
