@@ -16,11 +16,19 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
 SERVER_CORE = 0
 CLIENT_CORE = 1
+# The cores this process may use before pin_client narrows them: a server started later inherits
+# the client's core, so whether it can have its own is decided from these.
+CORES = frozenset(os.sched_getaffinity(0))
+
+
+def can_pin() -> bool:
+    """Tell whether the client and the servers can each have a core of their own."""
+    return {SERVER_CORE, CLIENT_CORE} <= CORES
 
 
 def pin_client() -> bool:
     """Pin this (client) process to the client core; False on a one-core machine."""
-    if len(os.sched_getaffinity(0)) < 2:
+    if not can_pin():
         return False
     os.sched_setaffinity(0, {CLIENT_CORE})
     return True
@@ -42,7 +50,7 @@ def free_port() -> int:
 
 def _child_setup() -> None:
     raise_nofile()
-    if len(os.sched_getaffinity(0)) >= 2:
+    if can_pin():  # not "this process has two cores": it inherited the client's one
         os.sched_setaffinity(0, {SERVER_CORE})
     os.setsid()
 

@@ -55,3 +55,22 @@ async def test_a_bad_token_is_counted_as_a_failure_not_a_connect(raw_server):
     result = await client.connect_auth(t, count=2, concurrency=2)
     assert result["ops"] == 1
     assert result["failures"] == {"closed 4401": 1}
+
+
+@pytest.mark.skipif(not launch.can_pin(), reason="pinning needs two cores")
+def test_a_server_started_after_the_client_pinned_itself_gets_the_other_core():
+    import json
+    import subprocess
+    import sys
+
+    # In a child: pinning is for the whole process, and must not narrow pytest's own cores.
+    script = (
+        "import json, os, subprocess, sys\n"
+        "from bench import launch\n"
+        "launch.pin_client()\n"
+        "child = subprocess.run([sys.executable, '-c', 'import os; print(sorted(os.sched_getaffinity(0)))'],"
+        " capture_output=True, text=True, preexec_fn=launch._child_setup, check=True)\n"
+        "print(json.dumps({'client': sorted(os.sched_getaffinity(0)), 'server': json.loads(child.stdout)}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=launch.REPO, timeout=30)
+    assert json.loads(done.stdout) == {"client": [launch.CLIENT_CORE], "server": [launch.SERVER_CORE]}
