@@ -23,9 +23,15 @@ def datetime_text(value: datetime) -> str:
 
     DRF's field looks the current time zone up (asgiref's Local) on every call, which is most of a
     presence snapshot's cost (one per contact); dedwen never activates another zone than TIME_ZONE.
-    A test pins the two equal.
+    The texts of recent values are kept: a snapshot formats every contact's last_seen, and those
+    change far less often than sockets open. A test pins the two equal.
     """
-    text = value.astimezone(timezone.get_default_timezone()).isoformat()
+    return _datetime_text(value, timezone.get_default_timezone())
+
+
+@functools.lru_cache(maxsize=8192)
+def _datetime_text(value: datetime, zone) -> str:
+    text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
