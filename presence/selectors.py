@@ -127,8 +127,19 @@ def shown_entry(*, user_id: int, status: Status, last_seen: datetime | None, vis
 
 
 def hidden_among(*, user_ids: Iterable[int]) -> set[int]:
-    """Return which of the users chose not to be visible, in one query."""
-    return set(Visibility.objects.filter(user_id__in=list(user_ids), visible=False).values_list("user_id", flat=True))
+    """Return which of the users chose not to be visible, in one query (written out: every offline transition runs it)."""
+    user_ids = list(dict.fromkeys(user_ids))
+    if not user_ids:
+        return set()
+    quote = connection.ops.quote_name
+    user_column, visible_column = (quote(Visibility._meta.get_field(name).column) for name in ("user", "visible"))
+    placeholders = ", ".join(["%s"] * len(user_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {user_column} FROM {quote(Visibility._meta.db_table)} WHERE {visible_column} = %s AND {user_column} IN ({placeholders})",
+            [False, *user_ids],
+        )
+        return {user_id for (user_id,) in cursor.fetchall()}
 
 
 def is_visible(*, user_id: int) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from presence.models import LastSeen, Visibility
 from presence.protocol import PresenceServerFrame
@@ -21,6 +23,7 @@ from presence.selectors import (
 )
 from presence.stores import get_store
 from realtime import publish
+from realtime.rawsql import RawWrite
 
 
 def store_last_seen(*, user_ids: Iterable[int], at: datetime) -> dict[int, set[int]]:
@@ -28,18 +31,31 @@ def store_last_seen(*, user_ids: Iterable[int], at: datetime) -> dict[int, set[i
 
     Deleted users are skipped; invisible users are told to nobody (everyone sees them offline already).
     """
+    write = _last_seen_write()
     with transaction.atomic():
-        existing = sorted(get_user_model().objects.filter(pk__in=list(user_ids)).values_list("pk", flat=True))
-        LastSeen.objects.bulk_create(
-            [LastSeen(user_id=user_id, at=at) for user_id in existing],
-            update_conflicts=True,
-            unique_fields=["user"],
-            update_fields=["at"],
-        )
+        existing = [user_id for user_id in sorted(set(user_ids)) if write.run([at, user_id])]
         watchers = contacts_of(user_ids=existing) if existing else {}
         for user_id in hidden_among(user_ids=existing) if existing else ():
             watchers[user_id] = set()
         return watchers
+
+
+def _last_seen_sql(connection: BaseDatabaseWrapper) -> str:
+    """Return the statement of `store_last_seen` for one user: insert or move last_seen, unless the user is gone."""
+    quote = connection.ops.quote_name
+    users = get_user_model()._meta
+    user_column, at_column = (quote(LastSeen._meta.get_field(name).column) for name in ("user", "at"))
+    return (
+        f"INSERT INTO {quote(LastSeen._meta.db_table)} ({user_column}, {at_column})"
+        f" SELECT u.{quote(users.pk.column)}, %s FROM {quote(users.db_table)} u WHERE u.{quote(users.pk.column)} = %s"
+        f" ON CONFLICT ({user_column}) DO UPDATE SET {at_column} = excluded.{at_column}"
+    )
+
+
+@functools.cache
+def _last_seen_write() -> RawWrite:
+    """Return the write of one user's last_seen (written out: every offline transition runs it)."""
+    return RawWrite(sql=_last_seen_sql, fields=[LastSeen._meta.get_field("at"), None], model=LastSeen)
 
 
 def announce(*, user_id: int, status: Status) -> None:

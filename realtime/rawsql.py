@@ -1,8 +1,9 @@
-"""Written-out reads for the hot paths: the statement built once per database, its values converted as the ORM would.
+"""Written-out statements for the hot paths: built once per database, values converted as the ORM would.
 
-Compiling a query with the ORM costs many times running it (docs/presence.md, "Cost"). The reads that
-run on every socket's authentication or presence transition are therefore written out, and this is
-the one place that turns their rows into the values the ORM would have returned.
+Compiling a query with the ORM costs many times running it (docs/presence.md, "Cost"). The reads and
+writes that run on every socket's authentication or presence transition are therefore written out,
+and this is the one place that turns their rows into the values the ORM would have returned
+(`RawRead`) and their parameters into the values the ORM would have sent (`RawWrite`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,34 @@ class RawRead:
                     converters.append((index, found, column))
             prepared = self._prepared[connection.alias] = (self._build(connection), converters)
         return prepared
+
+
+class RawWrite:
+    """A written-out INSERT, UPDATE or DELETE whose parameters are adapted as the ORM adapts them for the given fields.
+
+    `sql(connection)` returns the statement for that database, built once per alias. `fields[i]` is
+    the model field parameter i is stored in (its `get_db_prep_save` adapts it: a datetime for
+    SQLite, say), or None for a value passed as it is. `model` routes the write, as the ORM would.
+    """
+
+    def __init__(
+        self, *, sql: Callable[[BaseDatabaseWrapper], str], fields: Sequence[Field | None], model: type[Model]
+    ) -> None:
+        self._build = sql
+        self._fields = tuple(fields)
+        self._model = model
+        self._sql: dict[str, str] = {}
+
+    def run(self, values: Sequence[Any], *, using: str | None = None) -> int:
+        """Run the statement (on `using`, or where the model's writes go); return how many rows it changed."""
+        connection = connections[using or router.db_for_write(self._model)]
+        sql = self._sql.get(connection.alias)
+        if sql is None:
+            sql = self._sql[connection.alias] = self._build(connection)
+        params = [value if field is None else field.get_db_prep_save(value, connection) for field, value in zip(self._fields, values, strict=True)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
 
 
 def _convert(row: tuple[Any, ...], converters: Converters, connection: BaseDatabaseWrapper) -> tuple[Any, ...]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from accounts.tokens import TokenRejected, authenticate_access_token
 from tests.accounts.bad_tokens import BAD_TOKENS, BadToken, session_of
@@ -64,3 +67,17 @@ def test_the_validator_reads_the_device_and_its_user_as_the_orm_does_in_one_quer
     assert [getattr(identity.device, f) for f in fields] == [getattr(expected, f) for f in fields]
     assert [getattr(user, f) for f in user_fields] == [getattr(expected.user, f) for f in user_fields]
     assert user is identity.user and not identity.device._state.adding
+
+
+
+def test_a_device_unused_for_a_minute_is_touched_in_one_statement_and_no_other_is(alice, device_of, django_assert_num_queries):
+    from accounts.models import Device
+
+    phone, laptop = device_of(alice), device_of(alice)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Device.objects.filter(pk__in=[phone.device.pk, laptop.device.pk]).update(last_used_at=long_ago)
+    before = timezone.now()
+    with django_assert_num_queries(2):  # the device read, then the touch
+        identity = authenticate_access_token(phone.token)
+    assert before <= Device.objects.get(pk=phone.device.pk).last_used_at == identity.device.last_used_at
+    assert Device.objects.get(pk=laptop.device.pk).last_used_at == long_ago
