@@ -285,6 +285,11 @@ async def run_server(
 
     if "connect" in plan:
         await step("connect", lambda: client.measured(server, client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency, limit=40)))
+        if target.dedwen:
+            # The connect workload's users go offline only once the presence grace has passed: wait
+            # it out, so that the next workload does not measure their offline announcements.
+            await asyncio.sleep(client.PRESENCE_GRACE + 1.0)
+            await client.settle(server, limit=30)
     pairs = await client.open_pairs(target, world, world.pairs)
     if "relay" in plan:
         for rate in prof.relay_rates:
