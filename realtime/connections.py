@@ -21,6 +21,7 @@ rewrites the process's hash from memory. Disconnecting a socket is a channel-lay
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -62,6 +63,11 @@ class Connection:
     channel_name: str  # where a disconnect is sent (not shown)
 
     def to_json(self) -> str:
+        """Return the entry as stored in Redis (made once: every heartbeat rewrites every entry of the process)."""
+        return self._json
+
+    @functools.cached_property
+    def _json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
