@@ -283,13 +283,19 @@ async def run_server(
             out[key]["profile"] = recording.stop()
         log(f"   {name:<15} {key:<22} {time.monotonic() - t0:5.1f}s  {summary(out[key])}")
 
-    if "connect" in plan:
-        await step("connect", lambda: client.measured(server, client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency, limit=40)))
+    async def after_closes() -> None:
+        """After a workload that closed many sockets: on dedwen, wait out the presence grace, then settle.
+
+        Their users go offline only once the grace has passed; without the wait, the next workload
+        would measure their offline announcements (the relay tail, the idle workload's connects).
+        """
         if target.dedwen:
-            # The connect workload's users go offline only once the presence grace has passed: wait
-            # it out, so that the next workload does not measure their offline announcements.
             await asyncio.sleep(client.PRESENCE_GRACE + 1.0)
             await client.settle(server, limit=30)
+
+    if "connect" in plan:
+        await step("connect", lambda: client.measured(server, client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency, limit=40)))
+        await after_closes()
     pairs = await client.open_pairs(target, world, world.pairs)
     if "relay" in plan:
         for rate in prof.relay_rates:
@@ -339,6 +345,7 @@ async def run_server(
     if "burst" in plan:
         await step("burst", lambda: client.measured(server, client.burst(target, users=list(range(prof.burst)))))
     if "idle" in plan:
+        await after_closes()
 
         async def idle():
             extra = {}
