@@ -18,12 +18,13 @@ from django.db.models import Field, Model
 Converters = list[tuple[int, list[Callable[..., Any]], Any]]
 
 
-class RawRead:
-    """A written-out SELECT whose columns come back as the ORM returns them for the given fields.
+class _Statement:
+    """A written-out statement: built once per database alias, its values tied to model fields, routed by a model.
 
-    `sql(connection)` returns the statement for that database (quote names with its `ops`); it is
-    built once per database alias. `fields[i]` is the model field column i holds, or None when the
-    column needs no conversion (an integer id). `model` routes the read, as the ORM would.
+    `sql(connection)` returns the statement for that database (quote names with its `ops`).
+    `fields[i]` is the model field of the statement's i-th value (a column read, a parameter
+    written), or None for a value that needs no conversion (an integer id). `model` routes it, as
+    the ORM would.
     """
 
     def __init__(
@@ -32,7 +33,23 @@ class RawRead:
         self._build = sql
         self._fields = tuple(fields)
         self._model = model
-        self._prepared: dict[str, tuple[str, Converters]] = {}
+        self._sql: dict[str, str] = {}
+
+    def _statement(self, connection: BaseDatabaseWrapper) -> str:
+        sql = self._sql.get(connection.alias)
+        if sql is None:
+            sql = self._sql[connection.alias] = self._build(connection)
+        return sql
+
+
+class RawRead(_Statement):
+    """A written-out SELECT whose columns come back as the ORM returns them for the given fields (see _Statement)."""
+
+    def __init__(
+        self, *, sql: Callable[[BaseDatabaseWrapper], str], fields: Sequence[Field | None], model: type[Model]
+    ) -> None:
+        super().__init__(sql=sql, fields=fields, model=model)
+        self._converters: dict[str, Converters] = {}
 
     def db(self) -> str:
         """Return the alias of the database the read runs on."""
@@ -50,9 +67,9 @@ class RawRead:
         return rows
 
     def _prepare(self, connection: BaseDatabaseWrapper) -> tuple[str, Converters]:
-        prepared = self._prepared.get(connection.alias)
-        if prepared is None:
-            converters: Converters = []
+        converters = self._converters.get(connection.alias)
+        if converters is None:
+            converters = []
             for index, field in enumerate(self._fields):
                 if field is None:
                     continue
@@ -60,35 +77,22 @@ class RawRead:
                 found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
                 if found:
                     converters.append((index, found, column))
-            prepared = self._prepared[connection.alias] = (self._build(connection), converters)
-        return prepared
+            self._converters[connection.alias] = converters
+        return self._statement(connection), converters
 
 
-class RawWrite:
-    """A written-out INSERT, UPDATE or DELETE whose parameters are adapted as the ORM adapts them for the given fields.
+class RawWrite(_Statement):
+    """A written-out INSERT, UPDATE or DELETE whose parameters are adapted as the ORM adapts them (see _Statement).
 
-    `sql(connection)` returns the statement for that database, built once per alias. `fields[i]` is
-    the model field parameter i is stored in (its `get_db_prep_save` adapts it: a datetime for
-    SQLite, say), or None for a value passed as it is. `model` routes the write, as the ORM would.
+    A parameter's field adapts it with `get_db_prep_save` (a datetime for SQLite, say).
     """
-
-    def __init__(
-        self, *, sql: Callable[[BaseDatabaseWrapper], str], fields: Sequence[Field | None], model: type[Model]
-    ) -> None:
-        self._build = sql
-        self._fields = tuple(fields)
-        self._model = model
-        self._sql: dict[str, str] = {}
 
     def run(self, values: Sequence[Any], *, using: str | None = None) -> int:
         """Run the statement (on `using`, or where the model's writes go); return how many rows it changed."""
         connection = connections[using or router.db_for_write(self._model)]
-        sql = self._sql.get(connection.alias)
-        if sql is None:
-            sql = self._sql[connection.alias] = self._build(connection)
         params = [value if field is None else field.get_db_prep_save(value, connection) for field, value in zip(self._fields, values, strict=True)]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(self._statement(connection), params)
             return cursor.rowcount
 
 
