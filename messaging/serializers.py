@@ -157,8 +157,6 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-
-
 def message_data(message: Message) -> dict[str, Any]:
     """Return the message as MessageSerializer shapes it, written out (every send shapes one; a test pins them equal).
 
