@@ -265,16 +265,20 @@ async def run_server(
     server = target.server
     out: dict = {}
 
+    def spy(server, key: str):
+        """Start recording the server with py-spy for one workload, when asked to (`--py-spy`, dedwen servers only)."""
+        if spy_dir is None or not name.startswith("dedwen"):
+            return None
+        from bench import profile
+
+        return profile.Recording(server.process.pid, spy_dir / f"{name}-{key}.txt")
+
     async def step(key: str, coro_factory):
         if not server.alive():
             out[key] = {"error": "server exited"}
             return
         t0 = time.monotonic()
-        recording = None
-        if spy_dir is not None and name.startswith("dedwen"):
-            from bench import profile
-
-            recording = profile.Recording(server.process.pid, spy_dir / f"{name}-{key}.txt")
+        recording = spy(server, key)
         try:
             out[key] = await asyncio.wait_for(coro_factory(), 240)
         except Exception as exc:  # noqa: BLE001 - one broken workload must not hide the others
@@ -320,12 +324,15 @@ async def run_server(
             out["message_paced"] = {"error": f"not run: {PACED_BY.get(name)} measured no max rate earlier in this run"}
     if "fanout" in plan:
         t_open = time.monotonic()
+        recording = spy(server, "fanout_setup")
         members, failed = await client.open_many(target, [world.fanout_user(i) for i in range(world.fanout_members)], concurrency=10, limit=45)
         await client.settle(server, limit=60)
         # Opening the members is not a measured workload, but on dedwen each join announces presence
         # to every other member (N joins -> N^2 presence frames): its time and failures are recorded.
         out["fanout_setup"] = {"members": len(members), "seconds": round(time.monotonic() - t_open, 1), "failures": dict(failed)}
         log(f"   {name:<15} {'fanout members open':<22} {out['fanout_setup']['seconds']:5.1f}s  {out['fanout_setup']}")
+        if recording is not None:
+            out["fanout_setup"]["profile"] = recording.stop()
         for size, events in sorted(prof.fanout_events.items()):
             conv = world.fanout_small_conversation if size == world.fanout_small else world.fanout_conversation
             await step(
