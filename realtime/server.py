@@ -18,8 +18,9 @@ applied to the factories `Server.run` creates, before the reactor accepts any co
 - Each socket is a `SocketProtocol`, which closes a client that leaves more than
   DEDWEN_WS_SEND_BUFFER bytes unread with 4409; and HTTP is served by `BoundedHTTPChannel`, which
   answers an over-long request line (414) or header (431) so that the client can read the answer.
-- A socket writes its text frames itself, one unmasked frame handed to the kernel at once when
-  nothing is buffered (`SocketProtocol._send_text_frame`, `write_now`); autobahn and Twisted's
+- A socket writes its text frames itself: an unmasked frame handed to the kernel at once when
+  nothing is buffered, and those that follow it in the same event-loop turn together at the turn's
+  end (`SocketProtocol._send_text_frame`, `_write_turns`, `write_now`); autobahn and Twisted's
   buffered write remain for everything else (docs/performance.md, "Sending a frame").
 - A socket's scope carries the server extension SCOPE_SEND_TEXT_NOW: the consumer relays a
   published frame through it synchronously, from the task that delivers it to every member.
@@ -113,6 +114,38 @@ def write_now(transport, data: bytes) -> None:
         transport.write(data[sent:])
 
 
+class _TurnWrites:
+    """The sockets written to during one event-loop turn: the frames each got after its first leave in one `write_now` when the turn ends.
+
+    A presence tick or a message with its notification gives one socket several frames in a turn;
+    a send per frame cost the kernel's loopback path (about 14 µs) each time.
+    """
+
+    __slots__ = ("sockets",)
+
+    def __init__(self) -> None:
+        self.sockets: list[SocketProtocol] = []
+
+    def run(self, loop: asyncio.AbstractEventLoop) -> None:
+        del _write_turns[loop]
+        for socket in self.sockets:
+            socket._write_frames()
+
+
+# The sockets with frames waiting for the end of the current turn, by event loop (daphne runs one).
+_write_turns: dict[asyncio.AbstractEventLoop, _TurnWrites] = {}
+
+
+def _write_at_turn_end(socket: SocketProtocol) -> None:
+    """Write the socket's waiting frames when the running loop's turn ends; call once per turn and socket."""
+    loop = asyncio.get_running_loop()
+    turn = _write_turns.get(loop)
+    if turn is None:
+        turn = _write_turns[loop] = _TurnWrites()
+        loop.call_soon(turn.run, loop)
+    turn.sockets.append(socket)
+
+
 # Unmasked server text frame headers (RFC 6455 §5.2): FIN + opcode 1, then the payload length.
 _TEXT_HEADERS = [bytes((0x81, length)) for length in range(126)]
 _HEADER_16 = struct.Struct("!BBH")
@@ -130,6 +163,7 @@ class SocketProtocol(WebSocketProtocol):
     """
 
     slow_reader = False
+    _frames: list[bytes] | None = None  # written to in this loop turn: the frames after the first, for its end (`_write_at_turn_end`)
 
     def _connectionMade(self) -> None:
         """Set the connection up as autobahn does, without the pretty-printed options it builds for a debug line.
@@ -160,7 +194,11 @@ class SocketProtocol(WebSocketProtocol):
             return  # dropped: the socket is closing, and the client reconnects and syncs
         if binary or not self._send_text_frame(content):
             super().serverSend(content, binary)
-        if self.transport is None:
+            self._close_if_behind()
+
+    def _close_if_behind(self) -> None:
+        """Close the socket with 4409 once the bytes written but not taken by the kernel pass DEDWEN_WS_SEND_BUFFER."""
+        if self.transport is None or self.slow_reader:
             return
         unread = unsent_bytes(self.transport)
         if unread > settings.DEDWEN_WS_SEND_BUFFER:
@@ -179,7 +217,10 @@ class SocketProtocol(WebSocketProtocol):
         (fan-out, presence announcements) that is most of a frame's cost. Here the frame
         (RFC 6455 §5.2: FIN + opcode 1, then a 7-, 16- or 64-bit length; a server does not mask)
         is built in one piece and handed to the kernel at once when the transport holds nothing
-        unsent (`write_now`), as asyncio's transports do.
+        unsent (`write_now`), as asyncio's transports do: the client reads it while the server goes
+        on delivering to the others. The frames that follow it in the same event-loop turn (a
+        presence tick, a message with its notification) wait for the turn's end and leave together,
+        in one send (`_write_frames`).
 
         autobahn's path is taken instead whenever its frame would differ or it keeps state about
         the send: not OPEN (daphne accepts a CONNECTING socket first), permessage-deflate
@@ -210,8 +251,33 @@ class SocketProtocol(WebSocketProtocol):
             header = _HEADER_16.pack(0x81, 126, length)
         else:
             header = _HEADER_64.pack(0x81, 127, length)
-        write_now(self.transport, header + payload)
+        frame = header + payload
+        if self._frames is not None:
+            self._frames.append(frame)
+            return True
+        write_now(self.transport, frame)
+        self._close_if_behind()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return True  # a sync caller: every frame is written at once
+        self._frames = []
+        _write_at_turn_end(self)
         return True
+
+    def _write_frames(self) -> None:
+        """Write the frames that followed the turn's first in one piece, unless the connection went away; then check the client keeps up."""
+        frames, self._frames = self._frames, None
+        if not frames or self.transport is None or self.state == self.STATE_CLOSED:
+            return  # none, or the connection was dropped: its client reconnects and syncs
+        write_now(self.transport, frames[0] if len(frames) == 1 else b"".join(frames))
+        self._close_if_behind()
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """Write the frames waiting for this turn's end first, then send as autobahn does (close, ping, its own frames), keeping order."""
+        if self._frames:
+            self._write_frames()
+        super().sendData(data, sync, chopsize)
 
     def send_text_now(self, text: str) -> None:
         """Send a text frame now, synchronously, as the application's `websocket.send` would (the SCOPE_SEND_TEXT_NOW extension)."""

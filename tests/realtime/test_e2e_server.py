@@ -6,6 +6,8 @@ while a reading one is unaffected (realtime/server.py).
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import socket
 from collections import deque
@@ -179,10 +181,12 @@ class RecordingTransport:
 
     def __init__(self) -> None:
         self.written = b""
+        self.writes = 0
         self.dataBuffer, self.offset, self._tempDataLen = b"", 0, 0  # Twisted's unsent bytes (realtime.server.unsent_bytes): none
 
     def write(self, data: bytes) -> None:
         self.written += data
+        self.writes += 1
 
 
 def open_protocol() -> SocketProtocol:
@@ -250,3 +254,30 @@ async def test_the_server_gives_each_socket_a_send_that_writes_its_frame_at_once
     await server.connections[protocol]["application_instance"]
     autobahns.sendMessage(frame.encode("utf-8"), False)
     assert protocol.transport.written == autobahns.transport.written
+
+
+async def test_the_frames_that_follow_a_sockets_first_in_one_loop_turn_leave_in_one_write_in_order():
+    # A presence tick or a message with its notification gives a socket several frames at once.
+    ours, autobahns = open_protocol(), open_protocol()
+    frames = [f'{{"type":"presence","data":{{"user_id":{n}}}}}' for n in range(4)]
+    for frame in frames:
+        ours.send_text_now(frame)
+        autobahns.sendMessage(frame.encode("utf-8"), False)
+    assert ours.transport.writes == 1  # the first at once, the others wait for the end of the turn
+    await asyncio.sleep(0)  # the turn's writes were scheduled before this task's wake-up
+    assert ours.transport.writes == 2
+    assert ours.transport.written == autobahns.transport.written
+    ours.send_text_now(frames[0])  # a new turn: at once again
+    assert ours.transport.writes == 3
+
+
+async def test_a_frame_autobahn_sends_follows_the_frames_waiting_for_the_turn_end():
+    protocol = open_protocol()
+    protocol.send_text_now('{"type":"pong","data":{}}')
+    protocol.send_text_now('{"type":"goaway","data":{}}')  # waits for the end of the turn
+    protocol.sendClose(code=4001)  # autobahn's own path, as for `goaway`'s close
+    written = protocol.transport.written
+    assert written.startswith(bytes((0x81, 25)) + b'{"type":"pong","data":{}}' + bytes((0x81, 27)) + b'{"type":"goaway","data":{}}')
+    assert written[56] == 0x88  # the close frame comes after the text frames
+    await asyncio.sleep(0)
+    assert protocol.transport.written == written  # and the text frame is not written twice
