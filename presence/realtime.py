@@ -27,17 +27,17 @@ async def socket_opened(ctx: SocketContext, circle: Circle) -> None:
     The circle (the contacts and every last_seen) was read with the token check: the snapshot
     and, when this socket changed the user's status, the announcement to the contacts are both
     built from it. The store opens the socket and reads the contacts' statuses in one call (one
-    round trip with Redis), the statuses always after the open.
+    round trip with Redis), the statuses always after the open. The announcement leaves with the
+    presence tick; the socket does not wait for it.
     """
     store = runtime.running_store()
     opened = await store.open_and_read(user_id=ctx.user_id, socket_id=ctx.channel_name, user_ids=circle.contacts)
     changed = opened.changed
     try:
-        users = snapshot(circle=circle, statuses=opened.statuses)
-        await ctx.send_frame(PresenceServerFrame.PRESENCE_SNAPSHOT, {"users": users}, None)
+        await ctx.send_frame(PresenceServerFrame.PRESENCE_SNAPSHOT, snapshot(circle=circle, statuses=opened.statuses), None)
     finally:
         if changed is not None:
-            await runtime.publish_transitions(store, _transition(ctx.user_id, changed), circle=circle)
+            runtime.announce_soon(store, _transition(ctx.user_id, changed), circle=circle)
 
 
 async def socket_closed(ctx: SocketContext) -> None:

@@ -26,6 +26,9 @@ logger = logging.getLogger("dedwen.presence")
 
 _CORRECTION_ROUNDS = 3
 _SHUTDOWN_TIMEOUT = 5.0
+# Presence frames wait at most this long to leave together: one layer call for those of the tick,
+# and one write per socket for the frames it gets (docs/presence.md, "Cost").
+ANNOUNCE_EVERY = 0.05
 
 _task: asyncio.Task | None = None
 _task_store: PresenceStore | None = None
@@ -85,9 +88,7 @@ async def publish_transitions(store: PresenceStore, changes: Transitions, *, cir
     It runs to the end even when its caller is cancelled (daphne cancels every consumer on SIGTERM):
     a database thread left publishing after the event loop stops would keep the process from exiting.
     """
-    task = asyncio.ensure_future(_publish_transitions(store, changes, circle))
-    _publishing.add(task)
-    task.add_done_callback(_publishing.discard)
+    task = _publishing_task(_publish_transitions(store, changes, circle))
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
@@ -95,45 +96,106 @@ async def publish_transitions(store: PresenceStore, changes: Transitions, *, cir
         raise
 
 
+def announce_soon(store: PresenceStore, changes: Transitions, *, circle: Circle | None = None) -> None:
+    """Start `publish_transitions` without waiting for it (a socket's open: its frames do not wait for the tick)."""
+    _publishing_task(_publish_transitions(store, changes, circle)).add_done_callback(_log_failure)
+
+
+async def announced() -> None:
+    """Wait until every announcement started on this process so far is sent (tests; a clean stop bounds its own wait)."""
+    while _publishing:
+        await asyncio.wait(set(_publishing))
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("presence: status changes not announced", exc_info=task.exception())
+
+
+def _publishing_task(coroutine) -> asyncio.Task:
+    """Run an announcement as a task that a clean stop waits for (`_publishing`)."""
+    task = asyncio.ensure_future(coroutine)
+    _publishing.add(task)
+    task.add_done_callback(_publishing.discard)
+    return task
+
+
 async def _publish_transitions(store: PresenceStore, changes: Transitions, circle: Circle | None) -> None:
     published = changes.statuses()
     try:
+        sent: list[asyncio.Future | None] = []
         if changes.offline:
             at = timezone.now()
             watchers = await db.call(services.store_last_seen, user_ids=sorted(changes.offline), at=at)
             for user_id, watcher_ids in sorted(watchers.items()):
-                await _send(user_id=user_id, status=Status.OFFLINE, last_seen=at, watcher_ids=watcher_ids)
+                sent.append(_send(user_id=user_id, status=Status.OFFLINE, last_seen=at, watcher_ids=watcher_ids))
         for user_id, status in sorted(published.items()):
             if status is not Status.OFFLINE:
-                await _announce(user_id=user_id, status=status, circle=circle)
+                sent.append(await _announce(user_id=user_id, status=status, circle=circle))
         for _ in range(_CORRECTION_ROUNDS):
+            await _all_sent(sent)  # re-read only once the frames have left
             current = await store.statuses(user_ids=published)
             published = {user_id: status for user_id, status in current.items() if status != published[user_id]}
             if not published:
                 return
-            for user_id, status in sorted(published.items()):
-                await _announce(user_id=user_id, status=status)
+            sent = [await _announce(user_id=user_id, status=status) for user_id, status in sorted(published.items())]
+        await _all_sent(sent)
     except db.Unavailable:
         logger.warning("presence: database unavailable; status changes of %d users not announced", len(published))
 
 
-async def _announce(*, user_id: int, status: Status, circle: Circle | None = None) -> None:
-    """Send the user's status with their stored last_seen; read both from the database unless `circle` has them."""
+async def _announce(*, user_id: int, status: Status, circle: Circle | None = None) -> asyncio.Future | None:
+    """Queue the user's status with their stored last_seen (read both from the database unless `circle` has them); see `_send`."""
     if circle is None or circle.user_id != user_id:
         circle = await db.call(circle_of, user_id=user_id)
     if not circle.visible:
-        return  # everyone sees an invisible user offline already: no change to tell
-    await _send(user_id=user_id, status=status, last_seen=circle.last_seen, watcher_ids=circle.contacts)
+        return None  # everyone sees an invisible user offline already: no change to tell
+    return _send(user_id=user_id, status=status, last_seen=circle.last_seen, watcher_ids=circle.contacts)
 
 
-async def _send(*, user_id: int, status: Status, last_seen: datetime | None, watcher_ids: Iterable[int]) -> None:
-    """Send one `presence` frame, serialized once, to every watcher, from the event loop."""
+def _send(*, user_id: int, status: Status, last_seen: datetime | None, watcher_ids: Iterable[int]) -> asyncio.Future:
+    """Queue one `presence` frame to every watcher for this loop's tick; return the future set once the tick's frames are sent."""
     PRESENCE_TRANSITIONS.labels(status=str(status)).inc()
-    await publish.apublish(
-        user_ids=sorted(watcher_ids),
-        frame_type=PresenceServerFrame.PRESENCE,
-        data=shown_entry(user_id=user_id, status=status, last_seen=last_seen, visible=True),
+    loop = asyncio.get_running_loop()
+    tick = _ticks.get(loop)
+    if tick is None:
+        tick = _ticks[loop] = _Tick()
+        loop.call_later(ANNOUNCE_EVERY, lambda: _publishing_task(_send_tick(loop)))
+    tick.frames.append(
+        (sorted(watcher_ids), PresenceServerFrame.PRESENCE, shown_entry(user_id=user_id, status=status, last_seen=last_seen, visible=True))
     )
+    return tick.sent
+
+
+async def _all_sent(sent: list[asyncio.Future | None]) -> None:
+    """Wait until the ticks of these frames are sent (without cancelling them if this wait is)."""
+    futures = {future for future in sent if future is not None}
+    if futures:
+        await asyncio.wait(futures)
+
+
+class _Tick:
+    """The presence frames of one event loop waiting for the tick, and the future set once they are sent."""
+
+    __slots__ = ("frames", "sent")
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[list[int], str, dict]] = []
+        self.sent: asyncio.Future = asyncio.get_running_loop().create_future()
+
+
+_ticks: dict[asyncio.AbstractEventLoop, _Tick] = {}
+
+
+async def _send_tick(loop: asyncio.AbstractEventLoop) -> None:
+    """Send the frames of the loop's tick in order, in one layer call (which logs a failure), then wake their senders."""
+    tick = _ticks.pop(loop)
+    try:
+        await publish.apublish_many(frames=tick.frames)
+    except Exception:  # noqa: BLE001 - a bug here must not leave the senders waiting
+        logger.exception("presence: %d frames not sent", len(tick.frames))
+    finally:
+        tick.sent.set_result(None)  # only set here, never cancelled: its waiters use asyncio.wait
 
 
 async def shutdown() -> None:

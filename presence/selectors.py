@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,11 +12,13 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
 
 from messaging.selectors import contact_ids, contact_pairs_sql
 from presence.models import LastSeen, Visibility
 from presence.stores import PresenceStore, Status
 from realtime.fields import datetime_text
+from realtime.publish import EncodedJSON, encode_json
 from realtime.rawsql import RawRead
 
 
@@ -57,6 +60,7 @@ _circle = RawRead(
     sql=_circle_sql,
     fields=[None, LastSeen._meta.get_field("at"), Visibility._meta.get_field("visible")],
     model=LastSeen,
+    convert_once=True,  # each contact's last_seen comes back in every snapshot that lists them
 )
 
 
@@ -110,11 +114,15 @@ def visible_last_seen(*, viewer_id: int, user_ids: Iterable[int] | None = None) 
     return last_seen_of(user_ids=sorted(visible))
 
 
+# An enum member's `.value` is a property lookup: a tenth of a snapshot entry's cost, once per contact.
+_STATUS_TEXT = {status: status.value for status in Status}
+
+
 def presence_entry(*, user_id: int, status: Status, last_seen: datetime | None) -> dict[str, Any]:
     """Return one user's presence as the protocol shows it (REST, snapshot and event alike)."""
     return {
         "user_id": user_id,
-        "status": status.value,
+        "status": _STATUS_TEXT[status],
         "last_seen": datetime_text(last_seen) if last_seen is not None else None,
     }
 
@@ -153,9 +161,24 @@ def presence_for(*, store: PresenceStore, viewer_id: int, user_ids: Iterable[int
     return _entries(seen, async_to_sync(store.statuses)(user_ids=list(seen)), hidden_among(user_ids=seen))
 
 
-def snapshot(*, circle: Circle, statuses: dict[int, Status]) -> list[dict[str, Any]]:
-    """Return the presence of everyone in the user's circle, by id (the socket's snapshot), from their statuses."""
-    return _entries(circle.contacts, statuses, circle.hidden)
+def snapshot(*, circle: Circle, statuses: dict[int, Status]) -> EncodedJSON:
+    """Return the socket's snapshot data, {"users": [...]}: everyone in the user's circle by id, from their statuses, as JSON.
+
+    Every socket of a conversation's members lists the same entries, so each entry's JSON is kept
+    while it repeats (`_entry_json`): a snapshot of 1,000 contacts is a join, not 1,000 entries
+    built and serialized again (docs/presence.md, "Cost").
+    """
+    hidden, offline, zone = circle.hidden, Status.OFFLINE, timezone.get_default_timezone()
+    entries = ",".join(
+        [_entry_json(user_id, statuses.get(user_id, offline), at, user_id not in hidden, zone) for user_id, at in sorted(circle.contacts.items())]
+    )
+    return EncodedJSON(f'{{"users":[{entries}]}}')
+
+
+@functools.lru_cache(maxsize=32768)
+def _entry_json(user_id: int, status: Status, last_seen: datetime | None, visible: bool, zone) -> str:
+    """Return one snapshot entry as JSON; `zone`, the one last_seen is written in, keeps a changed TIME_ZONE from reusing an entry."""
+    return encode_json(shown_entry(user_id=user_id, status=status, last_seen=last_seen, visible=visible))
 
 
 def _entries(seen: dict[int, datetime | None], statuses: dict[int, Status], hidden: set[int] | frozenset[int]) -> list[dict[str, Any]]:

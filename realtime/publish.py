@@ -2,7 +2,7 @@
 
 - `publish(...)` from sync code (services): after the current transaction commits, by default;
   `at_commit=False` for a frame that stores nothing (typing).
-- `apublish(...)` from the event loop: at once.
+- `apublish(...)` from the event loop: at once; `apublish_many(...)` several frames in one layer call.
 - `close_device_sockets(...)` after commit: every live socket of the devices closes with 4403.
 
 Each frame is serialized once and fanned out to the users' groups. A send never makes a database
@@ -26,6 +26,7 @@ through may then reach some sockets twice (clients keep messages and notificatio
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -56,12 +57,26 @@ serving_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar("serving
 Event = dict[str, Any]
 
 
-def encode_frame(frame_type: str, data: dict[str, Any], ref: str | None = None) -> str:
-    """Serialize a server frame once, as compact JSON."""
-    frame: dict[str, Any] = {"type": str(frame_type), "data": data}
+class EncodedJSON(str):
+    """A frame's data already serialized by `encode_json` (a hot path that builds it from kept pieces)."""
+
+
+def encode_json(value: Any) -> str:
+    """Serialize a value as frames carry it: compact JSON, UTF-8 text as is, Django's types (datetimes) as its encoder writes them."""
+    return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_frame(frame_type: str, data: dict[str, Any] | EncodedJSON, ref: str | None = None) -> str:
+    """Serialize a server frame once, as compact JSON: {"type","data"} and "ref" when given."""
+    text = f'{{"type":{_encoded_type(str(frame_type))},"data":{data if isinstance(data, EncodedJSON) else encode_json(data)}'
     if ref is not None:
-        frame["ref"] = ref
-    return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+        text += f',"ref":{encode_json(ref)}'
+    return text + "}"
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded_type(frame_type: str) -> str:
+    return encode_json(frame_type)
 
 
 def _frame_event(frame_type: str, data: dict[str, Any], exclude_channel: str | None = None) -> Event:
@@ -94,9 +109,14 @@ def publish(
 
 async def apublish(*, user_ids: Iterable[int], frame_type: str, data: dict[str, Any]) -> None:
     """Push a frame to every socket of the users, now, from the event loop."""
-    groups = _user_groups(user_ids)
-    if groups:
-        await _send_batch([(groups, _frame_event(frame_type, data))])
+    await apublish_many(frames=[(user_ids, frame_type, data)])
+
+
+async def apublish_many(*, frames: Iterable[tuple[Iterable[int], str, dict[str, Any]]]) -> None:
+    """Push several frames, each to every socket of its users, in order, now, from the event loop: one layer call."""
+    batch = [(groups, _frame_event(frame_type, data)) for user_ids, frame_type, data in frames if (groups := _user_groups(user_ids))]
+    if batch:
+        await _send_batch(batch)
 
 
 def close_device_sockets(*, device_ids: Iterable[int]) -> None:

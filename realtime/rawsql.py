@@ -8,6 +8,7 @@ and this is the one place that turns their rows into the values the ORM would ha
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,7 +16,10 @@ from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
-Converters = list[tuple[int, list[Callable[..., Any]], Any]]
+Converters = list[tuple[int, Callable[[Any], Any]]]
+
+# How many distinct values of one column a RawRead with `convert_once` keeps converted.
+CONVERTED_KEPT = 8192
 
 
 class _Statement:
@@ -43,12 +47,23 @@ class _Statement:
 
 
 class RawRead(_Statement):
-    """A written-out SELECT whose columns come back as the ORM returns them for the given fields (see _Statement)."""
+    """A written-out SELECT whose columns come back as the ORM returns them for the given fields (see _Statement).
+
+    `convert_once`: the columns' values repeat across rows and calls (every contact's last_seen, in
+    every snapshot that lists them), so each distinct value is converted once and the last
+    CONVERTED_KEPT of each column are kept. Only for immutable values (datetimes, numbers, text).
+    """
 
     def __init__(
-        self, *, sql: Callable[[BaseDatabaseWrapper], str], fields: Sequence[Field | None], model: type[Model]
+        self,
+        *,
+        sql: Callable[[BaseDatabaseWrapper], str],
+        fields: Sequence[Field | None],
+        model: type[Model],
+        convert_once: bool = False,
     ) -> None:
         super().__init__(sql=sql, fields=fields, model=model)
+        self._convert_once = convert_once
         self._converters: dict[str, Converters] = {}
 
     def db(self) -> str:
@@ -63,7 +78,7 @@ class RawRead(_Statement):
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         if converters:
-            rows = [_convert(row, converters, connection) for row in rows]
+            rows = [_convert(row, converters) for row in rows]
         return rows
 
     def _prepare(self, connection: BaseDatabaseWrapper) -> tuple[str, Converters]:
@@ -76,7 +91,12 @@ class RawRead(_Statement):
                 column = field.get_col(field.model._meta.db_table)  # what the ORM's compiler asks, too
                 found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
                 if found:
-                    converters.append((index, found, column))
+                    # The converters read the backend's settings (USE_TZ, its time zone) through the
+                    # connection, never its state: the first thread's connection serves every thread.
+                    convert = functools.partial(_run_converters, tuple(found), column, connection)
+                    if self._convert_once:
+                        convert = functools.lru_cache(maxsize=CONVERTED_KEPT)(convert)
+                    converters.append((index, convert))
             self._converters[connection.alias] = converters
         return self._statement(connection), converters
 
@@ -96,9 +116,14 @@ class RawWrite(_Statement):
             return cursor.rowcount
 
 
-def _convert(row: tuple[Any, ...], converters: Converters, connection: BaseDatabaseWrapper) -> tuple[Any, ...]:
+def _run_converters(found: tuple[Callable[..., Any], ...], column: Any, connection: BaseDatabaseWrapper, value: Any) -> Any:
+    for convert in found:
+        value = convert(value, column, connection)
+    return value
+
+
+def _convert(row: tuple[Any, ...], converters: Converters) -> tuple[Any, ...]:
     values = list(row)
-    for index, found, column in converters:
-        for convert in found:
-            values[index] = convert(values[index], column, connection)
+    for index, convert in converters:
+        values[index] = convert(values[index])
     return tuple(values)

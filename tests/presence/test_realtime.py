@@ -7,14 +7,16 @@ from datetime import UTC, datetime
 import pytest
 from asgiref.sync import sync_to_async
 
+from presence import runtime
 from presence.models import LastSeen
 from presence.protocol import PresenceServerFrame
 from presence.realtime import socket_closed
 from presence.selectors import Status
+from presence.stores import Transitions
 from realtime.protocol import user_group
 from tests.support.cast import make_user
 from tests.support.messaging import direct
-from tests.support.presence import open_presence
+from tests.support.presence import open_presence, start_presence
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,3 +112,27 @@ async def test_a_user_sharing_no_conversation_gets_an_empty_snapshot_and_tells_n
     assert socket.sent == [{"type": PresenceServerFrame.PRESENCE_SNAPSHOT, "data": {"users": []}}]
     assert db_calls.trips == 2  # the snapshot on open, last_seen on close
     assert announcements.sent == []
+
+
+async def test_the_announcements_of_one_presence_tick_leave_in_one_layer_call_in_order_and_no_socket_waits_for_them(
+    alice, bob, carol, contacts, socket_of, announcements, monkeypatch
+):
+    monkeypatch.setattr(runtime, "ANNOUNCE_EVERY", 0.5)  # room for both opens inside one tick
+
+    await start_presence(socket_of(bob).ctx)
+    await start_presence(socket_of(carol).ctx)
+    assert announcements.batches == []  # both sockets are open; their announcements wait for the tick
+
+    await runtime.announced()
+    assert announcements.batches == [[bob.pk, carol.pk]]  # one layer call: one write per watching socket
+    assert announcements.groups() == [user_group(alice.pk)] * 2
+
+
+async def test_users_going_offline_together_are_announced_in_one_tick(alice, bob, carol, contacts, announcements):
+    # A sweep or a clean stop turns many users offline at once: one tick, not one tick per user.
+    store = runtime.running_store()
+
+    await runtime.publish_transitions(store, Transitions(offline={bob.pk, carol.pk}))
+
+    assert announcements.batches == [[bob.pk, carol.pk]]
+    assert {frame["data"]["status"] for frame in announcements.frames()} == {Status.OFFLINE}

@@ -214,3 +214,12 @@ async def test_a_send_to_several_groups_that_fails_is_logged_not_raised(monkeypa
     monkeypatch.setattr(layer, "group_send_batch", layer_down)
     await publish.apublish(user_ids=[906, 907], frame_type=MessagingServerFrame.TYPING, data={"conversation_id": 1})
     assert "live event to 2 groups (user.906, ...) not sent: ConnectionError" in caplog.text
+
+
+def test_a_frame_whose_data_is_already_encoded_is_the_frame_of_that_data():
+    data = {"users": [{"user_id": 1, "status": "online", "last_seen": None, "name": "Zoë"}]}
+    for ref in (None, "r1"):
+        assert publish.encode_frame("presence.snapshot", publish.EncodedJSON(publish.encode_json(data)), ref) == publish.encode_frame(
+            "presence.snapshot", data, ref
+        )
+    assert json.loads(publish.encode_frame("pong", {}, "r1")) == {"type": "pong", "data": {}, "ref": "r1"}

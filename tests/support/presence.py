@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,10 +38,16 @@ from tests.support.realtime import authenticate, next_frame, send_frame
 from tests.support.services import delete_keys, require_redis
 
 
-async def open_presence(ctx: SocketContext) -> None:
-    """Open a socket's presence as the kernel does: the app's prepare in a database trip, then its open hook."""
+async def start_presence(ctx: SocketContext) -> None:
+    """Open a socket's presence as the kernel does: the app's prepare in a database trip, then its open hook (its announcement leaves with the tick)."""
     identity = Identity(user_id=ctx.user_id, username=ctx.username, device_id=ctx.device_id, expires_at=timezone.now())
     await socket_opened(ctx, await db.call(prepare_open, identity))
+
+
+async def open_presence(ctx: SocketContext) -> None:
+    """Open a socket's presence as the kernel does, and wait until its announcement is sent."""
+    await start_presence(ctx)
+    await runtime.announced()
 
 
 @pytest.fixture
@@ -176,6 +183,7 @@ class Announcements:
 
     sent: list[tuple[str, dict]] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    batches: list[list[int]] = field(default_factory=list)  # per layer call with presence frames: their users, in order
 
     def groups(self) -> list[str]:
         return [group for group, _ in self.sent]
@@ -191,11 +199,15 @@ def announcements(monkeypatch) -> Announcements:
     real_send_batch = publish._send_batch  # every send goes through it, a lone event as a batch of one
 
     async def recording_send_batch(batch):
+        announced = []
         for groups, event in batch:
             frame = json.loads(event.get("text", "{}"))
             if frame.get("type") == PresenceServerFrame.PRESENCE:
                 recorded.texts.append(event["text"])
                 recorded.sent.extend((group, frame) for group in groups)
+                announced.append(frame["data"]["user_id"])
+        if announced:
+            recorded.batches.append(announced)
         await real_send_batch(batch)
 
     monkeypatch.setattr(publish, "_send_batch", recording_send_batch)
@@ -214,7 +226,12 @@ def connect(ws, session) -> list[dict]:
 
 
 def presence_events_until_pong(ws) -> list[tuple[int, str]]:
-    """Ping, and return the (user_id, status) of every `presence` frame received before the pong."""
+    """Ping two presence ticks from now, and return the (user_id, status) of every `presence` frame received before the pong.
+
+    An announcement leaves with the tick after its cause (runtime.ANNOUNCE_EVERY): waiting two ticks
+    puts the ping behind every announcement caused before the call.
+    """
+    time.sleep(2 * runtime.ANNOUNCE_EVERY)
     send_frame(ws, ClientFrame.PING, {}, "barrier")
     events = []
     while (frame := next_frame(ws))["type"] != ServerFrame.PONG:

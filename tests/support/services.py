@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from django.conf import settings
 
 from realtime.connections import REGISTRY
 from realtime.context import SocketContext
+from realtime.publish import EncodedJSON
 
 
 def require_redis() -> str:
@@ -80,7 +82,7 @@ class RecordingSocket:
         )
 
     async def _send_frame(self, frame_type, data, ref=None) -> None:
-        frame = {"type": str(frame_type), "data": data}
+        frame = {"type": str(frame_type), "data": json.loads(data) if isinstance(data, EncodedJSON) else data}
         if ref is not None:
             frame["ref"] = ref
         self.sent.append(frame)
