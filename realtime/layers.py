@@ -41,6 +41,14 @@ def offer(receiver: DirectReceiver | None, message: dict) -> bool:
         return True
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """Return the running event loop, or None in a thread without one."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class _Inbox:
     """One channel's pending messages and the receiver waiting for them, bound to its event loop."""
 
@@ -194,20 +202,19 @@ class InProcessChannelLayer(BaseChannelLayer):
         self.require_valid_group_name(group)
         with self._lock:
             members = tuple(self._groups.get(group, ()))
+        running = _running_loop()  # once for all the members: a fan-out is one call per member
         for channel in members:
-            if not self._deliver(channel, message):
+            if not self._deliver(channel, message, running):
                 logger.warning("channel over capacity; message for group %s not delivered to %s", group, channel)
 
-    def _deliver(self, channel: str, message: dict) -> bool:
+    def _deliver(self, channel: str, message: dict, running: asyncio.AbstractEventLoop | None = None) -> bool:
         inbox = self._inboxes.get(channel)
         if inbox is None:
             return True  # nobody receives on it any more: there is nobody to lose the message for
-        if len(inbox.messages) >= self.get_capacity(channel):
+        if inbox.messages and len(inbox.messages) >= self.get_capacity(channel):  # get_capacity matches patterns
             return False
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
+        if running is None:
+            running = _running_loop()
         if running is inbox.loop:
             inbox.put(message)
         elif inbox.loop.is_closed():
