@@ -152,6 +152,24 @@ _HEADER_16 = struct.Struct("!BBH")
 _HEADER_64 = struct.Struct("!BBQ")
 
 
+def _text_frame(text: str) -> tuple[bytes, int]:
+    """Return an unmasked server text frame of the text, and its payload's length in bytes."""
+    payload = text.encode("utf8")
+    length = len(payload)
+    if length <= 125:
+        header = _TEXT_HEADERS[length]
+    elif length <= 0xFFFF:
+        header = _HEADER_16.pack(0x81, 126, length)
+    else:
+        header = _HEADER_64.pack(0x81, 127, length)
+    return header + payload, length
+
+
+# The last text framed and its frame: a fan-out writes the same text object to every member's
+# socket, one after the other, so it is framed once (compared by identity, never by value).
+_last_frame: tuple[str | None, bytes, int] = (None, b"", 0)
+
+
 class SocketProtocol(WebSocketProtocol):
     """daphne's WebSocket protocol, closing with 4409 a client that leaves too much unread.
 
@@ -241,17 +259,13 @@ class SocketProtocol(WebSocketProtocol):
             or self.autoFragmentSize
         ):
             return False
-        payload = text.encode("utf8")
-        length = len(payload)
+        global _last_frame
+        last_text, frame, length = _last_frame
+        if text is not last_text:
+            frame, length = _text_frame(text)
+            _last_frame = (text, frame, length)
         if 0 < self.maxMessagePayloadSize < length:
             return False
-        if length <= 125:
-            header = _TEXT_HEADERS[length]
-        elif length <= 0xFFFF:
-            header = _HEADER_16.pack(0x81, 126, length)
-        else:
-            header = _HEADER_64.pack(0x81, 127, length)
-        frame = header + payload
         if self._frames is not None:
             self._frames.append(frame)
             return True
