@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -147,3 +147,21 @@ def test_a_circle_names_a_contact_of_several_conversations_once_and_keeps_a_lone
 
     assert circle_of(user_id=alice.pk) == Circle(user_id=alice.pk, last_seen=None, contacts={bob.pk: AT, carol.pk: AT})
     assert circle_of(user_id=loner.pk) == Circle(user_id=loner.pk, last_seen=AT, contacts={})
+
+
+def test_a_circle_read_again_gives_each_contact_their_own_last_seen_as_the_orm_reads_it(alice, bob, carol):
+    # The read keeps the values it converted (and on PostgreSQL the timestamps it parsed) by their text.
+    direct(alice, bob)
+    direct(alice, carol)
+    LastSeen.objects.create(user=bob, at=AT)
+    LastSeen.objects.create(user=carol, at=AT.replace(microsecond=1))
+
+    def as_the_orm_reads_them() -> dict[int, datetime]:
+        return dict(LastSeen.objects.filter(user__in=[bob, carol]).values_list("user_id", "at"))
+
+    for _ in range(2):  # the second read meets the values the first one kept
+        assert circle_of(user_id=alice.pk).contacts == as_the_orm_reads_them()
+    LastSeen.objects.filter(user=bob).update(at=AT.replace(year=2027))
+    contacts = circle_of(user_id=alice.pk).contacts
+    assert contacts == as_the_orm_reads_them() == {bob.pk: AT.replace(year=2027), carol.pk: AT.replace(microsecond=1)}
+    assert all(at.utcoffset() == timedelta(0) for at in contacts.values())
