@@ -28,6 +28,7 @@ _SCRIPTS = ("open", "open_read", "close", "activity", "due", "beat", "add", "rem
 _SETTLING = frozenset(_SCRIPTS) - {"beat"}  # the scripts that change sockets: settle.lua is prepended to them
 _CHUNK = 500  # sockets per resync script call, so one call never blocks Redis for long
 _REAP_LIMIT = 20  # dead processes claimed per sweep
+_STATUS_OF = {status.value: status for status in Status}  # a stored status text -> its Status (faster than Status(text))
 _READ_LIMIT = 1000  # statuses read by the open script itself (Lua's unpack has a bound); more: a second round trip
 _DUE_LIMIT = 200  # users turned offline per `due` script call (a call repeats while it finds this many)
 _FAULTS = (RedisError, OSError, asyncio.TimeoutError)
@@ -203,14 +204,16 @@ class RedisPresenceStore(PresenceStore):
             else:
                 self._local[socket_id] = user_id
                 self._idle.discard(socket_id)
-                args = [self.process_id, self.ttl_ms, socket_id, user_id, self.base, self.grace_ms, *first]
+                ids = ",".join(map(str, first))
+                args = [self.process_id, self.ttl_ms, socket_id, user_id, self.base, self.grace_ms, ids]
                 try:
                     changed, found = await bound.scripts["open_read"](keys=[self.procs_key, self.proc_key], args=args)
                 except _FAULTS as exc:
                     self._dirty = True
                     self._degrade(exc)
                 else:
-                    statuses = {uid: Status(value) if value else Status.OFFLINE for uid, value in zip(first, found)}
+                    status_of = _STATUS_OF.get
+                    statuses = dict(zip(first, [status_of(value, Status.OFFLINE) for value in found.split(",")])) if first else {}
                     opened = Opened(changed=Status(changed) if changed else None, statuses=statuses)
         if opened is None:  # Redis unreachable: no transition reported, statuses from this process's sockets
             return Opened(changed=None, statuses=await self.statuses(user_ids=user_ids))
