@@ -102,9 +102,10 @@ def announce_soon(store: PresenceStore, changes: Transitions, *, circle: Circle 
 
 
 async def announced() -> None:
-    """Wait until every announcement started on this process so far is sent (tests; a clean stop bounds its own wait)."""
-    while _publishing:
-        await asyncio.wait(set(_publishing))
+    """Wait until every announcement started on this event loop so far is sent (tests; a clean stop bounds its own wait)."""
+    loop = asyncio.get_running_loop()
+    while pending := {task for task in _publishing if task.get_loop() is loop}:
+        await asyncio.wait(pending)
 
 
 def _log_failure(task: asyncio.Task) -> None:
