@@ -219,7 +219,7 @@ class SocketProtocol(WebSocketProtocol):
         if self.transport is None or self.slow_reader:
             return
         unread = unsent_bytes(self.transport)
-        if unread > settings.DEDWEN_WS_SEND_BUFFER:
+        if unread and unread > settings.DEDWEN_WS_SEND_BUFFER:  # the settings lookup only when the kernel left some
             self.slow_reader = True
             self.closeHandshakeTimeout = SLOW_READER_CLOSE_SECONDS  # autobahn's option, read by sendClose
             logger.info("[WebSocket] Closing a slow reader with %s: %s bytes unread", int(CloseCode.SLOW_READER), unread)
