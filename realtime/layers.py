@@ -73,7 +73,7 @@ class _Inbox:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    def offer_or_put(self, message: dict) -> None:
+    def offer_or_put(self, message: dict | bytes) -> None:
         """Hand a message to the direct receiver when nothing is queued, else queue it (see `put`)."""
         if not self.messages and offer(self.direct, message):
             return
@@ -566,12 +566,9 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         inbox = self.channels.get(channel)
         if inbox is None:
             return
-        if not inbox.messages and inbox.direct is not None:
-            if not isinstance(message, dict):
-                message = self.channel_layer.deserialize(message)
-            if offer(inbox.direct, message):
-                return
-        inbox.put(message)
+        if not isinstance(message, dict) and inbox.direct is not None and not inbox.messages:
+            message = self.channel_layer.deserialize(message)  # it will be offered: the receiver takes a dict
+        inbox.offer_or_put(message)
 
     def receive_directly(self, channel: str, receiver: DirectReceiver | None) -> None:
         """Hand a channel's messages to `receiver` at once while none is queued (None: stop)."""
