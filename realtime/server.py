@@ -136,9 +136,8 @@ class _TurnWrites:
 _write_turns: dict[asyncio.AbstractEventLoop, _TurnWrites] = {}
 
 
-def _write_at_turn_end(socket: SocketProtocol) -> None:
+def _write_at_turn_end(loop: asyncio.AbstractEventLoop, socket: SocketProtocol) -> None:
     """Write the socket's waiting frames when the running loop's turn ends; call once per turn and socket."""
-    loop = asyncio.get_running_loop()
     turn = _write_turns.get(loop)
     if turn is None:
         turn = _write_turns[loop] = _TurnWrites()
@@ -272,11 +271,11 @@ class SocketProtocol(WebSocketProtocol):
         write_now(self.transport, frame)
         self._close_if_behind()
         try:
-            asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             return True  # a sync caller: every frame is written at once
         self._frames = []
-        _write_at_turn_end(self)
+        _write_at_turn_end(loop, self)
         return True
 
     def _write_frames(self) -> None:
