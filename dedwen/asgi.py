@@ -8,11 +8,16 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dedwen.settings")
 django_asgi_app = get_asgi_application()
 
-from operations.endpoints import OperationsEndpoints  # noqa: E402  (needs the apps loaded)
+from dedwen.sqlite import checkpoint_in_background  # noqa: E402  (needs the apps loaded)
+from operations.endpoints import OperationsEndpoints  # noqa: E402
 from realtime import routing  # noqa: E402
 
 # /healthz, /readyz and /metrics are answered before Django (operations/endpoints.py).
 application = routing.application(http=OperationsEndpoints(django_asgi_app))
+
+# Embedded: SQLite's checkpoints run in a thread of this process, not inside the commits that
+# acknowledge messages (dedwen/sqlite.py). Nothing to do on PostgreSQL.
+checkpoint_in_background()
 
 if "daphne.cli" in sys.modules:
     # Served by the `daphne` command: have it run dedwen's server subclass, which applies the

@@ -1,0 +1,78 @@
+"""The serving process checkpoints SQLite's log from a thread, so that no commit waits for a checkpoint."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from dedwen import sqlite as checkpoints
+
+ROWS = 2000  # about 2 MB of log: far past SQLite's own 1,000-page checkpoint
+
+
+def wal_database(path, *, rows: int = ROWS) -> sqlite3.Connection:
+    """Return a writer of a new WAL database whose commits do not checkpoint, with `rows` kilobyte rows committed."""
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE note (body TEXT)")
+    writer.executemany("INSERT INTO note VALUES (?)", [("x" * 1024,) for _ in range(rows)])
+    return writer
+
+
+def test_the_thread_copies_the_log_into_the_database_file(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    writer = wal_database(path)
+    assert path.stat().st_size < 100_000  # everything committed is still in the log
+
+    checkpointer = checkpoints.Checkpointer(path=str(path), every=0.01)
+    checkpointer.start()
+    try:
+        assert checkpointer.wait_for_pass(after=0, timeout=10)
+    finally:
+        checkpointer.stop()
+
+    assert path.stat().st_size > ROWS * 1024
+    assert writer.execute("SELECT count(*) FROM note").fetchone() == (ROWS,)
+
+
+def test_a_checkpoint_never_waits_for_a_reader_in_the_middle_of_a_read(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    writer = wal_database(path, rows=10)
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM note").fetchone()  # holds a snapshot of the log
+    writer.executemany("INSERT INTO note VALUES (?)", [("y",) for _ in range(10)])
+
+    busy, log, copied = checkpoints.checkpoint(sqlite3.connect(path, timeout=0, isolation_level=None))
+
+    assert (busy, copied < log) == (0, True)  # returned at once, leaving what the reader still needs
+    reader.execute("COMMIT")
+
+
+def test_a_missing_database_file_is_not_created_and_not_checkpointed(tmp_path):
+    path = tmp_path / "absent.sqlite3"
+
+    assert checkpoints._in_wal_mode(str(path)) is False
+    assert not path.exists()
+
+
+@override_settings(DEDWEN_SQLITE_CHECKPOINT_EVERY=0)
+def test_no_thread_runs_when_switched_off():
+    assert checkpoints.checkpoint_in_background() is None
+
+
+@pytest.mark.django_db
+def test_the_serving_process_connections_leave_checkpoints_to_the_thread():
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded configuration's database (SQLite)")
+    connection.ensure_connection()
+    raw = connection.connection
+    try:
+        checkpoints._without_commit_checkpoints("default")(sender=type(connection), connection=connection)
+        assert raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    finally:
+        raw.execute("PRAGMA wal_autocheckpoint=1000")
