@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-ORDER = ["R", "B", "B-redis", "B-pubsub", "B-chat", "B-chat-redis", "dedwen", "dedwen-redis", "dedwen-uvicorn"]
+ORDER = ["R", "D", "B", "B-redis", "B-pubsub", "B-chat", "B-chat-redis", "dedwen", "dedwen-redis", "dedwen-uvicorn"]
 
 
 def _get(results: dict, server: str, *path):

@@ -2,7 +2,7 @@
 
 usage: python -m bench.run [--profile full|quick|tiny] [--servers R,B,...] [--out bench/results]
 
-Servers: R (raw websockets), B (bare Channels, in-memory layer), B-redis (core RedisChannelLayer),
+Servers: R (raw websockets), D (the same relay as a plain ASGI app under daphne), B (bare Channels, in-memory layer), B-redis (core RedisChannelLayer),
 B-pubsub (RedisPubSubChannelLayer), B-chat (the tutorial chat consumer made persistent: SQLite +
 in-memory layer), B-chat-redis (the same on PostgreSQL + RedisPubSubChannelLayer), dedwen (embedded:
 SQLite + in-process layer), dedwen-redis (PostgreSQL + Redis), dedwen-uvicorn (embedded, served by
@@ -40,7 +40,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 REDIS_PREFIX = os.environ.get("BENCH_REDIS_PREFIX", "bench")
 PG_DB = os.environ.get("BENCH_PG_DB", "dedwen_bench")
 PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-ALL_SERVERS = ["R", "B", "B-redis", "B-pubsub", "B-chat", "B-chat-redis", "dedwen", "dedwen-redis", "dedwen-uvicorn"]
+ALL_SERVERS = ["R", "D", "B", "B-redis", "B-pubsub", "B-chat", "B-chat-redis", "dedwen", "dedwen-redis", "dedwen-uvicorn"]
 DEFAULT_SERVERS = ALL_SERVERS
 # The B-chat server whose max message rate sets each server's paced message workload (at half of it).
 PACED_BY = {"B-chat": "B-chat", "B-chat-redis": "B-chat-redis", "dedwen": "B-chat", "dedwen-redis": "B-chat-redis", "dedwen-uvicorn": "B-chat"}
@@ -109,6 +109,7 @@ PROFILES = {
 # four message workloads: single, max, senders, paced).
 PLANS = {
     "R": ["connect", "relay", "fanout", "flood", "burst", "idle"],
+    "D": ["connect", "relay"],
     "B": ["connect", "relay", "fanout", "flood", "burst", "idle"],
     "B-redis": ["connect", "relay", "fanout", "flood", "burst"],
     "B-pubsub": ["relay", "fanout", "flood"],
@@ -206,6 +207,8 @@ def seed_dedwen(name: str, world_path: Path, out: Path) -> dict:
 def start_server(name: str, port: int, world_path: Path, log_dir: Path) -> launch.Server:
     if name == "R":
         argv, env = [PY, "-m", "bench.servers.raw", str(port), str(world_path)], {}
+    elif name == "D":
+        argv, env = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "bench.servers.asgi:application"], {"BENCH_WORLD": str(world_path)}
     elif name.startswith("B-chat"):
         argv = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "bench.chat.asgi:application"]
         env = {**chat_env(name, world_path.parent), "BENCH_WORLD": str(world_path)}
