@@ -108,6 +108,8 @@ def goals(results: dict, server: str) -> list[dict]:
     # Item 3: connects.
     v = _ratio(_get(results, server, "connect", "per_s"), _get(results, b, "connect", "per_s"))
     row("3", "connects/s vs B", v, "≥ 1.0×", at_least(v, 1.0))
+    v = _ratio(_get(results, "D", "connect", "per_s"), _get(results, b, "connect", "per_s"))
+    row("3", "daphne's own floor: D's connects/s vs B", v, "(reported)", None)
     v = _get(results, server, "connect", "latency_ms", "p99")
     conc = _get(results, server, "connect", "concurrency")
     row("3", f"connect p99 at concurrency {conc or 50}, ms", v, "≤ 150", at_most(v, 150), "{:.0f}")
@@ -128,6 +130,8 @@ def goals(results: dict, server: str) -> list[dict]:
         top = rates[-1]
         v = _ratio(_get(results, server, f"relay_{top}", "latency_ms", "p99"), _get(results, "R", f"relay_{top}", "latency_ms", "p99"))
         row("4", f"relay p99 at {top}/s vs R", v, "≤ 2×", at_most(v, 2.0))
+        v = _ratio(_get(results, "D", f"relay_{top}", "latency_ms", "p99"), _get(results, "R", f"relay_{top}", "latency_ms", "p99"))
+        row("4", f"daphne's own floor: D's relay p99 at {top}/s vs R", v, "(reported)", None)
     else:
         row("4", "relay p99 at 1,000/s vs R", None, "≤ 2×", None)
     # Kept from issue 7 (met there).
