@@ -135,7 +135,7 @@ async def _publish_transitions(store: PresenceStore, changes: Transitions, circl
                 sent.append(await _announce(user_id=user_id, status=status, circle=circle))
         for _ in range(_CORRECTION_ROUNDS):
             await _all_sent(sent)  # re-read only once the frames have left
-            current = await store.statuses(user_ids=published)
+            current = await _current_statuses(store, published)
             published = {user_id: status for user_id, status in current.items() if status != published[user_id]}
             if not published:
                 return
@@ -143,6 +143,46 @@ async def _publish_transitions(store: PresenceStore, changes: Transitions, circl
         await _all_sent(sent)
     except db.Unavailable:
         logger.warning("presence: database unavailable; status changes of %d users not announced", len(published))
+
+
+class _Reread:
+    """The users whose status this event loop turn's correction rounds re-read, and the future of that one read."""
+
+    __slots__ = ("user_ids", "done")
+
+    def __init__(self) -> None:
+        self.user_ids: set[int] = set()
+        self.done: asyncio.Future = asyncio.get_running_loop().create_future()
+
+
+_rereads: dict[tuple[asyncio.AbstractEventLoop, PresenceStore], _Reread] = {}
+
+
+async def _current_statuses(store: PresenceStore, user_ids: Iterable[int]) -> dict[int, Status]:
+    """Re-read users' statuses for a correction round: one store call for every round of this loop turn.
+
+    The rounds woken by one tick's frames leaving run in one turn, so a tick costs one read (one
+    HMGET with Redis), not one per announced user.
+    """
+    loop = asyncio.get_running_loop()
+    key = (loop, store)
+    reread = _rereads.get(key)
+    if reread is None:
+        reread = _rereads[key] = _Reread()
+        loop.call_soon(lambda: _publishing_task(_read_statuses(key)))
+    wanted = list(user_ids)
+    reread.user_ids.update(wanted)
+    found = await asyncio.shield(reread.done)  # a round cancelled meanwhile leaves the read to the others
+    return {user_id: found[user_id] for user_id in wanted}
+
+
+async def _read_statuses(key: tuple[asyncio.AbstractEventLoop, PresenceStore]) -> None:
+    reread = _rereads.pop(key)
+    try:
+        reread.done.set_result(await key[1].statuses(user_ids=sorted(reread.user_ids)))
+    except Exception as exc:  # noqa: BLE001 - each round that asked gets the failure its own read would have had
+        reread.done.set_exception(exc)
+        reread.done.exception()  # retrieved here too: no warning if every round that asked is gone
 
 
 async def _announce(*, user_id: int, status: Status, circle: Circle | None = None) -> asyncio.Future | None:

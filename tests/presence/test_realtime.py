@@ -128,6 +128,35 @@ async def test_the_announcements_of_one_presence_tick_leave_in_one_layer_call_in
     assert announcements.groups() == [user_group(alice.pk)] * 2
 
 
+async def test_the_announcements_of_one_tick_are_checked_against_the_store_in_one_read(
+    alice, bob, carol, contacts, socket_of, announcements, monkeypatch
+):
+    # After its frames leave, each announcement re-reads its user's status to correct an overtaken
+    # event: those of one tick share the read (one HMGET with Redis), not one each.
+    monkeypatch.setattr(runtime, "ANNOUNCE_EVERY", 0.5)  # room for both opens inside one tick
+    store = runtime.running_store()
+    await start_presence(socket_of(bob).ctx)
+    await start_presence(socket_of(carol).ctx)
+    reads = store_reads(store, monkeypatch)
+
+    await runtime.announced()
+
+    assert reads == [[bob.pk, carol.pk]]
+
+
+def store_reads(store, monkeypatch) -> list[list[int]]:
+    """Record the user ids of each `statuses` call made to the store from now on."""
+    reads: list[list[int]] = []
+    read = store.statuses
+
+    async def recorded(*, user_ids):
+        reads.append(sorted(user_ids))
+        return await read(user_ids=user_ids)
+
+    monkeypatch.setattr(store, "statuses", recorded)
+    return reads
+
+
 async def test_users_going_offline_together_are_announced_in_one_tick(alice, bob, carol, contacts, announcements):
     # A sweep or a clean stop turns many users offline at once: one tick, not one tick per user.
     store = runtime.running_store()

@@ -82,6 +82,19 @@ async def test_coming_online_tells_every_contact_with_the_stored_last_seen(alice
 
 
 @transactional
+async def test_an_announcement_the_store_no_longer_agrees_with_is_followed_by_the_current_status(alice, bob, announcements):
+    # Another process closed alice's last socket after this one announced her online: the re-read
+    # after the frame left finds her offline, and the watchers' last event says so.
+    await orm(direct, alice, bob)
+    store = get_store()  # alice has no socket in it
+
+    await publish_transitions(store, Transitions(online={alice.pk}))
+
+    assert announcements.groups() == [user_group(bob.pk)] * 2
+    assert [frame["data"]["status"] for frame in announcements.frames()] == [Status.ONLINE, Status.OFFLINE]
+
+
+@transactional
 async def test_a_user_with_no_conversation_tells_nobody(alice, bob, announcements):
     store = get_store()
     await store.open(user_id=alice.pk, socket_id="alice.phone")
