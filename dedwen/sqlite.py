@@ -1,15 +1,17 @@
-"""Keep SQLite's checkpoints off the commits that answer clients: a thread of the serving process runs them.
+"""Keep most of SQLite's checkpoints off the commits that answer clients: a thread of the serving process runs them.
 
 In WAL mode SQLite copies its log back into the database file (a checkpoint) inside the commit that
 takes the log past 1,000 pages, and that commit waits for the checkpoint's syncs. On the embedded
 configuration about one message ack in a hundred paid it: 4 to 6 ms against 1 ms
-(docs/performance.md). A serving process turns SQLite's own checkpoints off for the connections it
-opens (`wal_autocheckpoint=0`) and checkpoints from a thread of its own instead, every
-DEDWEN_SQLITE_CHECKPOINT_EVERY seconds. The checkpoints are PASSIVE: they never wait for a reader
-or a writer and never block one, and SQLite releases the GIL while it syncs.
+(docs/performance.md). A serving process checkpoints from a thread of its own instead, every
+DEDWEN_SQLITE_CHECKPOINT_EVERY seconds. The thread's checkpoints are PASSIVE: they never wait for a
+reader or a writer and never block one, and SQLite releases the GIL while it syncs.
 
-Only a process that runs the thread turns the commits' checkpoints off, so no process leaves the log
-to grow.
+Only a commit can start the log over, once everything in it is copied. Under writes without a
+pause that moment never comes, and a log checkpointed only from the side grows without bound (800 MB
+in 3 s, measured). So the serving connections keep a commit checkpoint as a backstop, every
+COMMIT_CHECKPOINT_PAGES pages instead of 1,000. By then the thread has copied nearly everything,
+so the commit that runs it mostly syncs. Only a process that runs the thread moves the backstop.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from django.db import connections
 from django.db.backends.signals import connection_created
 
 logger = logging.getLogger("dedwen.sqlite")
+
+# The log's size, in pages, at which a serving connection's commit checkpoints and starts the log
+# over: it bounds the log at about 64 MB (4 KiB pages) under writes without a pause.
+COMMIT_CHECKPOINT_PAGES = 16000
 
 
 class Checkpointer:
@@ -78,7 +84,8 @@ _lock = threading.Lock()
 def checkpoint_in_background(*, alias: str = "default") -> Checkpointer | None:
     """Run this process's checkpoints of a SQLite database in WAL mode from a thread; None when there is nothing to do.
 
-    Connections of the alias opened from now on in this process no longer checkpoint on commit.
+    Connections of the alias opened from now on in this process checkpoint on commit only as the
+    backstop (`serve_connection`).
     """
     every = settings.DEDWEN_SQLITE_CHECKPOINT_EVERY
     connection = connections[alias]
@@ -108,9 +115,14 @@ def _in_wal_mode(path: str) -> bool:
         probe.close()
 
 
+def serve_connection(raw: sqlite3.Connection) -> None:
+    """Leave a serving connection's checkpoints to the thread, but for the backstop."""
+    raw.execute(f"PRAGMA wal_autocheckpoint={COMMIT_CHECKPOINT_PAGES}")
+
+
 def _without_commit_checkpoints(alias: str):
     def receiver(sender, connection, **kwargs) -> None:
         if connection.alias == alias:
-            connection.connection.execute("PRAGMA wal_autocheckpoint=0")
+            serve_connection(connection.connection)
 
     return receiver

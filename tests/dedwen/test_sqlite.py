@@ -1,4 +1,4 @@
-"""The serving process checkpoints SQLite's log from a thread, so that no commit waits for a checkpoint."""
+"""The serving process checkpoints SQLite's log from a thread, so that commits rarely wait for a checkpoint."""
 
 from __future__ import annotations
 
@@ -53,6 +53,29 @@ def test_a_checkpoint_never_waits_for_a_reader_in_the_middle_of_a_read(tmp_path)
     reader.execute("COMMIT")
 
 
+def test_the_log_stays_bounded_under_writes_without_a_pause(tmp_path):
+    # Only a commit can start the log over: checkpointed from the side alone, a log that is written
+    # without a pause never restarts and grows with every write.
+    path = tmp_path / "db.sqlite3"
+    writer = wal_database(path, rows=0)
+    checkpoints.serve_connection(writer)
+    checkpointer = checkpoints.Checkpointer(path=str(path), every=0.01)
+    checkpointer.start()
+    log = path.with_name("db.sqlite3-wal")
+    largest = 0
+    try:
+        for _ in range(3 * checkpoints.COMMIT_CHECKPOINT_PAGES // 25):  # three backstops' worth of pages
+            writer.execute("BEGIN IMMEDIATE")
+            writer.executemany("INSERT INTO note VALUES (?)", [("z" * 3500,) for _ in range(25)])  # about a page each
+            writer.execute("COMMIT")
+            largest = max(largest, log.stat().st_size)
+    finally:
+        checkpointer.stop()
+
+    page_size = writer.execute("PRAGMA page_size").fetchone()[0]
+    assert largest < 1.2 * checkpoints.COMMIT_CHECKPOINT_PAGES * page_size
+
+
 def test_a_missing_database_file_is_not_created_and_not_checkpointed(tmp_path):
     path = tmp_path / "absent.sqlite3"
 
@@ -66,13 +89,13 @@ def test_no_thread_runs_when_switched_off():
 
 
 @pytest.mark.django_db
-def test_the_serving_process_connections_leave_checkpoints_to_the_thread():
+def test_the_serving_process_connections_leave_checkpoints_to_the_thread_but_for_the_backstop():
     if connection.vendor != "sqlite":
         pytest.skip("the embedded configuration's database (SQLite)")
     connection.ensure_connection()
     raw = connection.connection
     try:
         checkpoints._without_commit_checkpoints("default")(sender=type(connection), connection=connection)
-        assert raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        assert raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (checkpoints.COMMIT_CHECKPOINT_PAGES,)
     finally:
         raw.execute("PRAGMA wal_autocheckpoint=1000")
