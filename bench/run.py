@@ -197,6 +197,9 @@ def seed_dedwen(name: str, world_path: Path, out: Path) -> dict:
     """Create the world's users, devices and conversations through dedwen's services; return its credentials."""
     if name == "dedwen-redis":
         ensure_pg_database()
+    else:  # a fresh SQLite file for each embedded server, as B-chat's: what earlier runs wrote is not measured
+        for stale in SQLITE_DIR.glob("db.sqlite3*"):
+            stale.unlink()
     env = {**os.environ, **dedwen_env(name)}
     t0 = time.monotonic()
     subprocess.run([PY, "-m", "bench.seed", str(world_path), str(out)], cwd=REPO, env=env, check=True)
