@@ -97,7 +97,7 @@ def checkpoint_in_background(*, alias: str = "default") -> Checkpointer | None:
             return _started[alias]
         if not _in_wal_mode(str(path)):
             return None
-        connection_created.connect(_without_commit_checkpoints(alias), weak=False, dispatch_uid=f"dedwen.sqlite.{alias}")
+        connection_created.connect(_serving(alias), weak=False, dispatch_uid=f"dedwen.sqlite.{alias}")
         checkpointer = _started[alias] = Checkpointer(path=str(path), every=every)
     checkpointer.start()
     return checkpointer
@@ -120,7 +120,9 @@ def serve_connection(raw: sqlite3.Connection) -> None:
     raw.execute(f"PRAGMA wal_autocheckpoint={COMMIT_CHECKPOINT_PAGES}")
 
 
-def _without_commit_checkpoints(alias: str):
+def _serving(alias: str):
+    """Return the connection_created receiver that applies `serve_connection` to the alias's new connections."""
+
     def receiver(sender, connection, **kwargs) -> None:
         if connection.alias == alias:
             serve_connection(connection.connection)

@@ -95,7 +95,7 @@ def test_the_serving_process_connections_leave_checkpoints_to_the_thread_but_for
     connection.ensure_connection()
     raw = connection.connection
     try:
-        checkpoints._without_commit_checkpoints("default")(sender=type(connection), connection=connection)
+        checkpoints._serving("default")(sender=type(connection), connection=connection)
         assert raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (checkpoints.COMMIT_CHECKPOINT_PAGES,)
     finally:
         raw.execute("PRAGMA wal_autocheckpoint=1000")
