@@ -15,8 +15,8 @@ from realtime import routing  # noqa: E402
 # /healthz, /readyz and /metrics are answered before Django (operations/endpoints.py).
 application = routing.application(http=OperationsEndpoints(django_asgi_app))
 
-# Embedded: SQLite's checkpoints run in a thread of this process, not inside the commits that
-# acknowledge messages (dedwen/sqlite.py). Nothing to do on PostgreSQL.
+# Embedded: SQLite's checkpoints run in a thread of this process, so that the commits that
+# acknowledge messages seldom pay one (dedwen/sqlite.py). Nothing to do on PostgreSQL.
 checkpoint_in_background()
 
 if "daphne.cli" in sys.modules:

@@ -138,8 +138,8 @@ else:
             "max_size": env_int("DEDWEN_DB_POOL_SIZE", 8, minimum=1),
             "timeout": 5,
         }
-# Seconds between a serving process's checkpoints of the SQLite log, run from a thread so that no
-# commit waits for one (dedwen/sqlite.py); 0: SQLite checkpoints inside commits, as by default.
+# Seconds between a serving process's checkpoints of the SQLite log, run from a thread so that commits
+# seldom wait for one (dedwen/sqlite.py); 0: SQLite checkpoints inside commits, as by default.
 DEDWEN_SQLITE_CHECKPOINT_EVERY = env_float("DEDWEN_SQLITE_CHECKPOINT_EVERY", 1.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
