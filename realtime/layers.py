@@ -177,18 +177,17 @@ class InProcessChannelLayer(BaseChannelLayer):
 
     async def group_send(self, group: str, message: dict) -> None:
         """Deliver a message to every member of a group."""
-        self._deliver_to_group(group, message)
+        self._deliver_to_groups((group,), message, _running_loop())
 
     async def group_send_many(self, groups: Iterable[str], message: dict) -> None:
         """Deliver one message to the members of several groups."""
-        for group in groups:
-            self._deliver_to_group(group, message)
+        self._deliver_to_groups(groups, message, _running_loop())
 
     async def group_send_batch(self, sends: list[tuple[list[str], dict]]) -> None:
         """Deliver several messages in order, each to the members of its groups (as group_send_many)."""
+        running = _running_loop()
         for groups, message in sends:
-            for group in groups:
-                self._deliver_to_group(group, message)
+            self._deliver_to_groups(groups, message, running)
 
     async def group_add_many(self, groups: Iterable[str], channel: str) -> None:
         """Add a channel to several groups."""
@@ -212,15 +211,27 @@ class InProcessChannelLayer(BaseChannelLayer):
 
     # Internals --------------------------------------------------------------------------------
 
-    def _deliver_to_group(self, group: str, message: dict) -> None:
+    def _deliver_to_groups(self, groups: Iterable[str], message: dict, running: asyncio.AbstractEventLoop | None) -> None:
+        """Deliver a message to the members of each group in turn; raise before delivering anything if a name is invalid.
+
+        A name with members was checked when they joined (`group_add`), so only the others are
+        checked here: a presence announcement names one group per watcher, and checking each
+        name again cost as much as delivering to it. The members of all the groups are taken
+        under one hold of the lock.
+        """
         assert isinstance(message, dict), "message is not a dict"
-        self.require_valid_group_name(group)
+        targets: list[tuple[str, tuple[str, ...]]] = []
         with self._lock:
-            members = tuple(self._groups.get(group, ()))
-        running = _running_loop()  # once for all the members: a fan-out is one call per member
-        for channel in members:
-            if not self._deliver(channel, message, running):
-                logger.warning("channel over capacity; message for group %s not delivered to %s", group, channel)
+            for group in groups:
+                members = self._groups.get(group)
+                targets.append((group, tuple(members) if members else ()))
+        for group, members in targets:
+            if not members:
+                self.require_valid_group_name(group)
+        for group, members in targets:
+            for channel in members:
+                if not self._deliver(channel, message, running):
+                    logger.warning("channel over capacity; message for group %s not delivered to %s", group, channel)
 
     def _deliver(self, channel: str, message: dict, running: asyncio.AbstractEventLoop | None = None) -> bool:
         inbox = self._inboxes.get(channel)

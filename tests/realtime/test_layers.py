@@ -231,6 +231,19 @@ async def test_in_process_a_batch_for_a_full_channel_is_logged_and_still_reaches
     assert [await first_of(layer, bob_tab) for _ in range(2)] == [first, second]
 
 
+async def test_in_process_an_invalid_group_name_fails_the_send_before_any_member_gets_it():
+    layer = InProcessChannelLayer()
+    alice_tab = await layer.new_channel()
+    await layer.group_add(user_group(93), alice_tab)
+    with pytest.raises(TypeError):
+        await layer.group_send_many([user_group(93), "not a group name!"], {"type": EVENT_FRAME, "text": "lost"})
+    with pytest.raises(TypeError):
+        await layer.group_send("x" * 200, {"type": EVENT_FRAME, "text": "lost"})  # too long: Channels' limit is 100
+    after = {"type": EVENT_FRAME, "text": "after"}
+    await layer.group_send(user_group(93), after)
+    assert await first_of(layer, alice_tab) == after
+
+
 @pytest.mark.usefixtures("redis_url")
 async def test_a_receive_cancelled_while_subscribing_ends_even_when_the_cancel_was_swallowed(monkeypatch):
     layer = get_channel_layer()
