@@ -329,13 +329,18 @@ async def run_server(
         else:
             out["message_paced"] = {"error": f"not run: {PACED_BY.get(name)} measured no max rate earlier in this run"}
     if "fanout" in plan:
-        t_open = time.monotonic()
+        t_open, cpu_open = time.monotonic(), server.cpu()
         recording = spy(server, "fanout_setup")
         members, failed = await client.open_many(target, [world.fanout_user(i) for i in range(world.fanout_members)], concurrency=10, limit=45)
         await client.settle(server, limit=60)
         # Opening the members is not a measured workload, but on dedwen each join announces presence
         # to every other member (N joins -> N^2 presence frames): its time and failures are recorded.
-        out["fanout_setup"] = {"members": len(members), "seconds": round(time.monotonic() - t_open, 1), "failures": dict(failed)}
+        out["fanout_setup"] = {
+            "members": len(members),
+            "seconds": round(time.monotonic() - t_open, 1),
+            "server_cpu_s": round(server.cpu() - cpu_open, 1),
+            "failures": dict(failed),
+        }
         log(f"   {name:<15} {'fanout members open':<22} {out['fanout_setup']['seconds']:5.1f}s  {out['fanout_setup']}")
         if recording is not None:
             out["fanout_setup"]["profile"] = recording.stop()
