@@ -117,6 +117,16 @@ class SocketConsumer(AsyncWebsocketConsumer):
                 self._events.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was logged when it stopped
                     await self._events
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Drop the socket's context, whose send_frame refers back to this consumer, so that the consumer is freed as soon as the socket ends.
+
+        Otherwise every ended socket is a reference cycle that only the collector's full pass
+        frees, and that pass, over what thousands of ended sockets left, paused the whole
+        process for 50-100 ms at a time (docs/performance.md, "Collector pauses").
+        """
+        self.ctx = self._opened_ctx = None
 
     async def _subscribe(self, groups: list[str]) -> None:
         """Create the socket's channel in its groups and start receiving its channel-layer events (after authentication).

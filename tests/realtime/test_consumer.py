@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -19,6 +20,7 @@ from dedwen.env import Rate
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
 from realtime import db, registry
 from realtime.auth import authenticator
+from realtime.consumer import SocketConsumer
 from realtime.errors import NotFound
 from realtime.protocol import (
     EVENT_FRAME,
@@ -628,3 +630,34 @@ async def test_the_socket_log_never_contains_the_token(alice, device_of, caplog,
         assert await client.closed_with() == CloseCode.UNAUTHORIZED
     assert f"[WebSocket] Connection closed for user {alice.pk}: code={CloseCode.UNAUTHORIZED.value}" in caplog.messages
     assert minted.token not in caplog.text
+
+
+# Memory -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def consumers_made(monkeypatch) -> list[weakref.ref]:
+    """Weak references to every socket consumer made while the test runs."""
+    made: list[weakref.ref] = []
+    real_init = SocketConsumer.__init__
+
+    def recording_init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+
+    monkeypatch.setattr(SocketConsumer, "__init__", recording_init)
+    return made
+
+
+@pytest.mark.usefixtures("without_the_collector")
+async def test_an_ended_socket_is_freed_without_waiting_for_the_collector(alice, device_of, consumers_made):
+    # An ended socket left in a reference cycle waits for the collector's full pass, and under
+    # connect churn that pass paused the whole process for tens of milliseconds.
+    minted = await orm(device_of, alice)
+    async with socket_client() as client:
+        await client.authenticate(minted.token)
+        await client.send_frame(ClientFrame.PING, {}, ref="r1")
+        await client.next_frame(ServerFrame.PONG)
+    del client
+    assert len(consumers_made) == 1
+    await auntil(lambda: consumers_made[0]() is None, what="the ended consumer freed")

@@ -9,6 +9,8 @@ Real sockets (blocking, the `websockets` library; pair with `daphne_server` from
     frame = next_frame(ws, ServerFrame.PONG)     # skips other frame types; bounded wait
     assert closed_with(ws) == CloseCode.UNAUTHORIZED   # waits (bounded) for the server's close code
 
+A test that something is freed by reference counting alone takes the `without_the_collector` fixture.
+
 A frame handler called directly (with a RecordingSocket's ctx) that must refuse:
 
     refusal = await refusal_of(handler, ctx, data)   # the `error` frame's code and message
@@ -27,6 +29,7 @@ its own thread, which does not see a test transaction.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from contextlib import ExitStack, asynccontextmanager
@@ -219,3 +222,14 @@ async def socket_client(*, path: str = "/ws/", headers: list[tuple[bytes, bytes]
         yield client
     finally:
         await communicator.disconnect(timeout=WAIT)
+
+
+@pytest.fixture
+def without_the_collector():
+    """Run the test with the cyclic collector off: only what reference counting frees is freed."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
