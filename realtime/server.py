@@ -300,6 +300,17 @@ class SocketProtocol(WebSocketProtocol):
         """Tell the application the socket closed with 4409 when that is why (autobahn may report 1006)."""
         super().onClose(wasClean, int(CloseCode.SLOW_READER) if self.slow_reader else code, reason)
 
+    def connectionLost(self, reason):
+        """End the connection as autobahn does, then drop its `is_closed`, which it resolved with the protocol itself.
+
+        That reference cycle left every ended socket to the collector's full pass, which paused the
+        process for tens of milliseconds per pass under connect churn (docs/performance.md,
+        "Collector pauses"). Nothing reads `is_closed` once the connection is lost: autobahn
+        resolves it only while the state is not yet CLOSED. Internals: autobahn is pinned.
+        """
+        super().connectionLost(reason)
+        self.is_closed = None
+
 
 def _not_formatted(obj) -> str:
     return "(not formatted)"
@@ -414,6 +425,22 @@ class DedwenServer(Server):
         if isinstance(protocol, SocketProtocol):
             scope["extensions"] = {**scope.get("extensions", {}), SCOPE_SEND_TEXT_NOW: protocol.send_text_now}
         return super().create_application(protocol, scope)
+
+    def protocol_disconnected(self, protocol):
+        """Record a protocol's end as daphne does; for a request upgraded to a WebSocket, also take it off its HTTP channel's list.
+
+        daphne's upgrade leaves the request in the abandoned channel's `requests`, and the request
+        refers to the channel: a cycle that outlives the collector's young passes (daphne keeps the
+        request for up to a second) and is freed only by its full pass, which under connect churn
+        paused the process for tens of milliseconds (docs/performance.md, "Collector pauses").
+        An upgraded request is the one whose transport daphne handed to the WebSocket protocol;
+        a finished one has already left the list. Internals (`transport`, `channel`, `requests`):
+        daphne and twisted are pinned.
+        """
+        super().protocol_disconnected(protocol)
+        channel = getattr(protocol, "channel", None)
+        if getattr(protocol, "transport", True) is None and channel is not None and protocol in channel.requests:
+            channel.requests.remove(protocol)
 
     def _configure_factories(self) -> None:
         """Run by `Server.run` once it has made its factories, before the reactor accepts a connection."""

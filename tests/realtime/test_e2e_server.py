@@ -10,9 +10,14 @@ import asyncio
 
 import json
 import socket
+import weakref
 from collections import deque
 
 import pytest
+import txaio
+from autobahn.twisted.websocket import WebSocketAdapterProtocol
+from twisted.internet.error import ConnectionDone
+from twisted.python.failure import Failure
 
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
 from realtime.protocol import SCOPE_SEND_TEXT_NOW, ClientFrame, CloseCode, ServerFrame
@@ -281,3 +286,45 @@ async def test_a_frame_autobahn_sends_follows_the_frames_waiting_for_the_turn_en
     assert written[56] == 0x88  # the close frame comes after the text frames
     await asyncio.sleep(0)
     assert protocol.transport.written == written  # and the text frame is not written twice
+
+
+# Memory: an ended socket is freed by reference counting, not left to the collector's full pass,
+# which under connect churn paused the whole process for tens of milliseconds.
+
+
+@pytest.mark.usefixtures("without_the_collector")
+def test_an_ended_socket_protocol_is_freed_though_autobahn_resolved_is_closed_with_it(monkeypatch):
+    def autobahns_connection_lost(protocol, reason):  # the part of autobahn's that makes the cycle
+        txaio.resolve(protocol.is_closed, protocol)
+
+    monkeypatch.setattr(WebSocketAdapterProtocol, "connectionLost", autobahns_connection_lost)
+    protocol = open_protocol()
+    protocol.is_closed = txaio.create_future()
+    protocol.connectionLost(Failure(ConnectionDone()))
+    ended = weakref.ref(protocol)
+    del protocol
+    assert ended() is None
+
+
+class HTTPChannelStandIn:
+    def __init__(self) -> None:
+        self.requests: list[RequestStandIn] = []
+
+
+class RequestStandIn:
+    def __init__(self, channel: HTTPChannelStandIn, *, upgraded: bool) -> None:
+        self.channel = channel
+        self.transport = None if upgraded else object()  # daphne hands an upgraded request's transport to the WebSocket protocol
+        channel.requests.append(self)
+
+
+def test_a_request_upgraded_to_a_websocket_leaves_its_http_channel_and_an_http_one_is_left_to_twisted():
+    server = DedwenServer(None, endpoints=["tcp:port=0:interface=127.0.0.1"])  # not listening
+    upgraded_channel, http_channel = HTTPChannelStandIn(), HTTPChannelStandIn()
+    upgraded, answered = RequestStandIn(upgraded_channel, upgraded=True), RequestStandIn(http_channel, upgraded=False)
+    server.connections = {upgraded: {}, answered: {}}
+    server.protocol_disconnected(upgraded)
+    server.protocol_disconnected(answered)
+    assert upgraded_channel.requests == []
+    assert http_channel.requests == [answered]
+    assert all("disconnected" in server.connections[request] for request in (upgraded, answered))
