@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP to Django, /ws/ to the real-time consumer (served by daphne)."""
 
+import gc
 import os
 import sys
 
@@ -27,3 +28,9 @@ if "daphne.cli" in sys.modules:
     from realtime.server import install  # noqa: E402
 
     install()
+
+# What is loaded by now (Django, the apps, the server) lives as long as the process: move it out of
+# the cyclic collector's reach, so that its full passes walk only what serving created. On the
+# bench machine each full pass over the loaded process took 50-70 ms, a pause every socket waited
+# through (docs/performance.md, "Collector pauses").
+gc.freeze()
