@@ -74,3 +74,11 @@ def test_a_server_started_after_the_client_pinned_itself_gets_the_other_core():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=launch.REPO, timeout=30)
     assert json.loads(done.stdout) == {"client": [launch.CLIENT_CORE], "server": [launch.SERVER_CORE]}
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_the_redis_hop_is_timed_on_every_frame_it_sends():
+    from bench import hop
+
+    figures = await hop.measure(rate=1000, count=50)
+    assert 0 < figures["p50"] <= figures["p99"] <= figures["max"] < 10_000

@@ -1,0 +1,84 @@
+"""The latency that dedwen's Redis layer adds to one relayed frame: a PUBLISH reaching this process's subscriber.
+
+A relay on PostgreSQL + Redis crosses Redis once: the server publishes the frame, Redis hands it
+back on the process's pub/sub connection, and the layer gives it to the member's socket. That hop,
+measured alone here at the relay workload's pace, added to D's relay p99 (daphne's own, from
+`bin/bench`), gives the least relay p99 a Redis-backed daphne server can have on the machine
+(docs/performance.md). Run it on one core, with nothing else running:
+
+  REDIS_URL=redis://127.0.0.1:6379/7 DEDWEN_REDIS_PREFIX=hop taskset -c 1 .venv/bin/python -m bench.hop
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+
+
+async def measure(*, rate: float, count: int) -> dict[str, float]:
+    """Send `count` frames to a member's group at `rate` per second; return the hop's percentiles, in ms."""
+    from channels.layers import get_channel_layer
+
+    from realtime.protocol import EVENT_FRAME, user_group
+
+    layer = get_channel_layer()
+    if not hasattr(layer, "receive_directly") or not hasattr(layer, "group_send_batch"):
+        raise SystemExit("set REDIS_URL: this measures dedwen's Redis layer")
+    channel = await layer.new_channel()
+    group = user_group(1)
+    await layer.group_add_many([group], channel)
+    loop = asyncio.get_running_loop()
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+    all_in = loop.create_future()
+
+    def received(message: dict) -> bool:
+        latencies.append(time.perf_counter() - sent_at.pop(message["text"]))
+        if len(latencies) == count and not all_in.done():
+            all_in.set_result(None)
+        return True
+
+    layer.receive_directly(channel, received)
+    sent_at["warm-up"] = time.perf_counter()  # the first one also waits for the pub/sub reader to start: not counted
+    await layer.group_send_batch([([group], {"type": EVENT_FRAME, "text": "warm-up"})])
+    await _until(lambda: latencies, limit=10)
+    latencies.clear()
+    start = time.perf_counter()
+    for i in range(count):
+        await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        text = str(i)
+        sent_at[text] = time.perf_counter()
+        await layer.group_send_batch([([group], {"type": EVENT_FRAME, "text": text})])
+    await asyncio.wait_for(all_in, 10)
+    await layer.group_discard_many([group], channel)
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {"p50": cuts[49] * 1e3, "p99": cuts[98] * 1e3, "max": max(latencies) * 1e3}
+
+
+async def _until(condition, *, limit: float) -> None:
+    """Wait until condition() is true, checking every millisecond, for at most `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the warm-up frame never arrived")
+        await asyncio.sleep(0.001)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=1000.0, help="frames per second (the relay workload's pace)")
+    parser.add_argument("--count", type=int, default=3000, help="frames to send")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dedwen.settings")
+    import django
+
+    django.setup()
+    figures = asyncio.run(measure(rate=args.rate, count=args.count))
+    print("Redis hop at {:.0f}/s over {} frames: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {max:.3f} ms".format(args.rate, args.count, **figures))
+
+
+if __name__ == "__main__":
+    main()
