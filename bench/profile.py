@@ -46,10 +46,24 @@ def _frame_name(frame: str) -> str:
     return f"{name} ({file})" if file else name
 
 
+def _package(frame: str) -> str:
+    """Return the top-level package or module of a frame: "realtime" for "f (realtime/consumer.py:12)", "(unknown)" without a path."""
+    _, _, where = frame.partition(" (")
+    path = where.split(":")[0]
+    if not path:
+        return "(unknown)"
+    return path.split("/", 1)[0].removesuffix(".py")
+
+
 def summarize(path: Path, top: int = 25) -> dict:
-    """Return the busiest functions by inclusive and by self share of the samples."""
+    """Return the busiest functions by inclusive and by self share of the samples, and the self share of each package.
+
+    The packages' shares hold even where py-spy could not unwind a whole stack (a coroutine
+    resumed by the event loop shows only its own frames): a sample's last frame is always its own.
+    """
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     total = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
@@ -62,5 +76,12 @@ def summarize(path: Path, top: int = 25) -> dict:
             inclusive[name] += n
         if frames:
             own[frames[-1]] += n
+        packages[_package(stack.rsplit(";", 1)[-1])] += n
     share = lambda c: [(name, round(100.0 * k / total, 1)) for name, k in c.most_common(top)]  # noqa: E731
-    return {"samples": total, "inclusive_pct": share(inclusive), "self_pct": share(own), "file": str(path)}
+    return {
+        "samples": total,
+        "inclusive_pct": share(inclusive),
+        "self_pct": share(own),
+        "self_by_package_pct": share(packages),
+        "file": str(path),
+    }
