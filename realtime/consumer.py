@@ -59,6 +59,15 @@ def _frames_out(frame_type: str):
     return m.WS_FRAMES.labels(direction="out", type=frame_type)
 
 
+@functools.lru_cache(maxsize=256)
+def _frames_in(frame_type: str):
+    """Return the dedwen_ws_frames series of received frames of a type, looked up once per type.
+
+    Callers pass a type the server answers, or INVALID_TYPE: never a client's own text.
+    """
+    return m.WS_FRAMES.labels(direction="in", type=frame_type)
+
+
 def _accept_first_token(token: object) -> tuple[Identity, dict[str, Any]]:
     """Check a socket's first token, then run the socket apps' prepare: one database-thread trip per connect."""
     identity = authenticator().authenticate(token)
@@ -231,13 +240,13 @@ class SocketConsumer(AsyncWebsocketConsumer):
                 raise BadFrame("binary frames are not accepted")
             frame = parse_frame(text)
         except BadFrame as exc:
-            m.WS_FRAMES.labels(direction="in", type=m.INVALID_TYPE).inc()
+            _frames_in(m.INVALID_TYPE).inc()
             if self.ctx is None:
                 await self._close(CloseCode.BAD_FRAME)
             else:
                 await self._send_error(ErrorCode.BAD_FRAME, exc.message, exc.ref)
             return
-        m.WS_FRAMES.labels(direction="in", type=frame.type if registry.is_client_frame(frame.type) else m.INVALID_TYPE).inc()
+        _frames_in(frame.type if registry.is_client_frame(frame.type) else m.INVALID_TYPE).inc()
         if self.ctx is None:
             await self._authenticate(frame)
         else:
