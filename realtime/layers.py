@@ -23,6 +23,7 @@ logger = logging.getLogger("dedwen.realtime.layer")
 
 PIPELINE_SIZE = 500  # PUBLISH commands sent in one round trip by group_send_many and group_send_batch
 MULTICAST_MIN_GROUPS = 16  # group_send_many to this many groups or more: one PUBLISH to every process instead
+CHECKED_NAMES = 65_536  # group names the in-process layer remembers as checked, at most (then it starts over)
 
 
 # A channel's direct receiver (see `receive_directly`): takes a message synchronously, on the
@@ -119,6 +120,7 @@ class InProcessChannelLayer(BaseChannelLayer):
         self._counter = itertools.count()
         self._prefix = secrets.token_hex(4)
         self._lock = threading.Lock()
+        self._checked: set[str] = set()  # group names sent to without members, already found valid
 
     # Channel API ---------------------------------------------------------------------------
 
@@ -215,9 +217,9 @@ class InProcessChannelLayer(BaseChannelLayer):
         """Deliver a message to the members of each group in turn; raise before delivering anything if a name is invalid.
 
         A name with members was checked when they joined (`group_add`), so only the others are
-        checked here: a presence announcement names one group per watcher, and checking each
-        name again cost as much as delivering to it. The members of all the groups are taken
-        under one hold of the lock.
+        checked here, once each (`_check_unjoined`): a presence announcement names one group per
+        watcher, present or not, and checking each name again cost as much as delivering to it.
+        The members of all the groups are taken under one hold of the lock.
         """
         assert isinstance(message, dict), "message is not a dict"
         targets: list[tuple[str, tuple[str, ...]]] = []
@@ -227,11 +229,20 @@ class InProcessChannelLayer(BaseChannelLayer):
                 targets.append((group, tuple(members) if members else ()))
         for group, members in targets:
             if not members:
-                self.require_valid_group_name(group)
+                self._check_unjoined(group)
         for group, members in targets:
             for channel in members:
                 if not self._deliver(channel, message, running):
                     logger.warning("channel over capacity; message for group %s not delivered to %s", group, channel)
+
+    def _check_unjoined(self, group: str) -> None:
+        """Raise as Channels does for an invalid group name; remember the valid ones, up to CHECKED_NAMES."""
+        if group in self._checked:
+            return
+        self.require_valid_group_name(group)
+        if len(self._checked) >= CHECKED_NAMES:
+            self._checked.clear()
+        self._checked.add(group)
 
     def _deliver(self, channel: str, message: dict, running: asyncio.AbstractEventLoop | None = None) -> bool:
         inbox = self._inboxes.get(channel)

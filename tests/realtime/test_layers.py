@@ -244,6 +244,37 @@ async def test_in_process_an_invalid_group_name_fails_the_send_before_any_member
     assert await first_of(layer, alice_tab) == after
 
 
+@pytest.fixture
+def names_checked(monkeypatch) -> tuple[InProcessChannelLayer, list[str]]:
+    """An in-process layer, and the group names it checks with Channels' check, in order."""
+    layer = InProcessChannelLayer()
+    checked: list[str] = []
+    channels_check = layer.require_valid_group_name
+
+    def recording_check(name: str) -> None:
+        checked.append(name)
+        channels_check(name)
+
+    monkeypatch.setattr(layer, "require_valid_group_name", recording_check)
+    return layer, checked
+
+
+async def test_in_process_the_name_of_a_group_without_members_is_checked_once(names_checked):
+    # A presence announcement names the groups of every watcher, connected or not.
+    layer, checked = names_checked
+    for _ in range(3):
+        await layer.group_send_many([user_group(94), user_group(95)], {"type": EVENT_FRAME, "text": "nobody here"})
+    assert checked == [user_group(94), user_group(95)]
+
+
+async def test_in_process_the_names_remembered_as_checked_are_bounded(names_checked, monkeypatch):
+    monkeypatch.setattr("realtime.layers.CHECKED_NAMES", 2)
+    layer, checked = names_checked
+    for user_id in (96, 97, 98, 96):
+        await layer.group_send(user_group(user_id), {"type": EVENT_FRAME, "text": "nobody here"})
+    assert checked == [user_group(96), user_group(97), user_group(98), user_group(96)]  # forgotten when full, checked again
+
+
 @pytest.mark.usefixtures("redis_url")
 async def test_a_receive_cancelled_while_subscribing_ends_even_when_the_cancel_was_swallowed(monkeypatch):
     layer = get_channel_layer()
