@@ -51,21 +51,13 @@ BACKEND_ERRORS: tuple[type[BaseException], ...] = (db.Unavailable, RedisError, O
 
 
 @functools.lru_cache(maxsize=256)
-def _frames_out(frame_type: str):
-    """Return the dedwen_ws_frames series of sent frames of a type (prometheus' labels() is looked up once per type).
+def _frames(direction: str, frame_type: str):
+    """Return the dedwen_ws_frames series of one direction and frame type (prometheus' labels() is looked up once per pair).
 
-    The types are the server's own frame names (a bounded set); the cache is bounded all the same.
+    The types are the server's own frame names, the ones it answers, or INVALID_TYPE, never a
+    client's own text: a bounded set. The cache is bounded all the same.
     """
-    return m.WS_FRAMES.labels(direction="out", type=frame_type)
-
-
-@functools.lru_cache(maxsize=256)
-def _frames_in(frame_type: str):
-    """Return the dedwen_ws_frames series of received frames of a type, looked up once per type.
-
-    Callers pass a type the server answers, or INVALID_TYPE: never a client's own text.
-    """
-    return m.WS_FRAMES.labels(direction="in", type=frame_type)
+    return m.WS_FRAMES.labels(direction=direction, type=frame_type)
 
 
 def _accept_first_token(token: object) -> tuple[Identity, dict[str, Any]]:
@@ -240,13 +232,13 @@ class SocketConsumer(AsyncWebsocketConsumer):
                 raise BadFrame("binary frames are not accepted")
             frame = parse_frame(text)
         except BadFrame as exc:
-            _frames_in(m.INVALID_TYPE).inc()
+            _frames("in", m.INVALID_TYPE).inc()
             if self.ctx is None:
                 await self._close(CloseCode.BAD_FRAME)
             else:
                 await self._send_error(ErrorCode.BAD_FRAME, exc.message, exc.ref)
             return
-        _frames_in(frame.type if registry.is_client_frame(frame.type) else m.INVALID_TYPE).inc()
+        _frames("in", frame.type if registry.is_client_frame(frame.type) else m.INVALID_TYPE).inc()
         if self.ctx is None:
             await self._authenticate(frame)
         else:
@@ -418,7 +410,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame_type: str, data: dict[str, Any], ref: str | None = None) -> None:
         """Send one frame to this socket (nothing once it is closing)."""
         if not self._closed:
-            _frames_out(frame_type).inc()
+            _frames("out", frame_type).inc()
             await self.base_send({"type": "websocket.send", "text": encode_frame(frame_type, data, ref)})
 
     async def _send_error(self, code: str, message: str, ref: str | None) -> None:
@@ -437,7 +429,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         text = event.get("text")
         if self.ctx is None or not isinstance(text, str) or self._closed or event.get("exclude_channel") == self.channel_name:
             return None
-        _frames_out(str(event.get("frame_type", m.INVALID_TYPE))).inc()
+        _frames("out", str(event.get("frame_type", m.INVALID_TYPE))).inc()
         return text
 
     async def _device_revoked(self, event: dict) -> None:
