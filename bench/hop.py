@@ -17,6 +17,8 @@ import os
 import statistics
 import time
 
+WARM_UP = "warm-up"  # the text of the uncounted first frame
+
 
 async def measure(*, rate: float, count: int) -> dict[str, float]:
     """Send `count` frames to a member's group at `rate` per second; return the hop's percentiles, in ms."""
@@ -33,19 +35,21 @@ async def measure(*, rate: float, count: int) -> dict[str, float]:
     loop = asyncio.get_running_loop()
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
-    all_in = loop.create_future()
+    warmed_up, all_in = loop.create_future(), loop.create_future()
 
     def received(message: dict) -> bool:
+        if message["text"] == WARM_UP:
+            warmed_up.set_result(None)
+            return True
         latencies.append(time.perf_counter() - sent_at.pop(message["text"]))
         if len(latencies) == count and not all_in.done():
             all_in.set_result(None)
         return True
 
     layer.receive_directly(channel, received)
-    sent_at["warm-up"] = time.perf_counter()  # the first one also waits for the pub/sub reader to start: not counted
-    await layer.group_send_batch([([group], {"type": EVENT_FRAME, "text": "warm-up"})])
-    await _until(lambda: latencies, limit=10)
-    latencies.clear()
+    # The first frame also waits for the pub/sub reader to start: it is sent first and not counted.
+    await layer.group_send_batch([([group], {"type": EVENT_FRAME, "text": WARM_UP})])
+    await asyncio.wait_for(warmed_up, 10)
     start = time.perf_counter()
     for i in range(count):
         await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
@@ -56,15 +60,6 @@ async def measure(*, rate: float, count: int) -> dict[str, float]:
     await layer.group_discard_many([group], channel)
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     return {"p50": cuts[49] * 1e3, "p99": cuts[98] * 1e3, "max": max(latencies) * 1e3}
-
-
-async def _until(condition, *, limit: float) -> None:
-    """Wait until condition() is true, checking every millisecond, for at most `limit` seconds."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the warm-up frame never arrived")
-        await asyncio.sleep(0.001)
 
 
 def main() -> None:
