@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
+import threading
 import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 
@@ -29,47 +32,94 @@ from realtime.registry import SocketApp
 
 PARTICIPANTS_TTL = 5.0  # seconds a conversation's participant list is trusted for `typing` (docs/protocol.md)
 PARTICIPANTS_CACHED = 10_000  # conversations whose participants a process keeps at most
+# The share of its life after which a list in use is read again in the background, drawn per list.
+PARTICIPANTS_REFRESH = (0.6, 0.9)
+
+
+class _Entry(NamedTuple):
+    expires_at: float
+    refresh_at: float
+    participant_ids: tuple[int, ...]
 
 
 class ParticipantCache:
     """Participant ids of recently used conversations, each trusted for `ttl` seconds; the oldest go first.
 
-    Used on the event loop, so `typing` reaches the database once per conversation per `ttl`; a leave
-    forgets its conversation at once on the process that stored it (other processes within `ttl`).
+    Used on the event loop, so `typing` reaches the database once per conversation per `ttl`. A list
+    still in use after a random 60–90 % of its life is read again in the background (`claim_refresh`):
+    a conversation in use does not wait for the database, and lists stored together are not read
+    again together. A leave forgets its conversation at once on the process that stored it (other
+    processes within `ttl`); a read that began before any forget is not stored.
     """
 
-    def __init__(self, *, ttl: float, size: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        size: int,
+        clock: Callable[[], float] = time.monotonic,
+        refresh: tuple[float, float] = PARTICIPANTS_REFRESH,
+        draw: Callable[[float, float], float] = random.uniform,
+    ) -> None:
         self.ttl = ttl
         self.size = size
         self.clock = clock
-        self._entries: OrderedDict[int, tuple[float, tuple[int, ...]]] = OrderedDict()
+        self.refresh = refresh
+        self.draw = draw
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
+        self._refreshing: set[int] = set()
+        self._forgets = itertools.count(1)
+        # Changed by every forget; a read stores its list only if it is unchanged since the read began.
+        self.epoch = 0
+        self._lock = threading.Lock()  # forget runs in the database thread, the rest on the event loop
 
     def get(self, conversation_id: int) -> tuple[int, ...] | None:
         """Return the cached participants of a conversation in joining order, or None when unknown or expired."""
         entry = self._entries.get(conversation_id)
-        if entry is None:
+        if entry is None or entry.expires_at <= self.clock():
             return None
-        if entry[0] <= self.clock():
-            self._entries.pop(conversation_id, None)
-            return None
-        return entry[1]
+        return entry.participant_ids
 
-    def put(self, conversation_id: int, participant_ids: list[int]) -> tuple[int, ...]:
-        """Remember a conversation's participants for `ttl` seconds, dropping the oldest entry when full."""
+    def claim_refresh(self, conversation_id: int) -> bool:
+        """Return True, once, when the conversation's list is past its refresh point: the caller reads it again."""
+        entry = self._entries.get(conversation_id)
+        if entry is None or entry.refresh_at > self.clock() or conversation_id in self._refreshing:
+            return False
+        self._refreshing.add(conversation_id)
+        return True
+
+    def release(self, conversation_id: int) -> None:
+        """End a claimed refresh that stored nothing (the list then expires as usual)."""
+        self._refreshing.discard(conversation_id)
+
+    def put(self, conversation_id: int, participant_ids: list[int], *, epoch: int) -> tuple[int, ...]:
+        """Remember a conversation's participants read at `epoch`, unless a forget came since; return them."""
         participants = tuple(participant_ids)
-        self._entries.pop(conversation_id, None)
-        self._entries[conversation_id] = (self.clock() + self.ttl, participants)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        now = self.clock()
+        entry = _Entry(now + self.ttl, now + self.ttl * self.draw(*self.refresh), participants)
+        with self._lock:
+            self._refreshing.discard(conversation_id)
+            if epoch != self.epoch:
+                return participants
+            self._entries.pop(conversation_id, None)
+            self._entries[conversation_id] = entry
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
         return participants
 
     def forget(self, conversation_id: int) -> None:
-        """Drop a conversation whose participants changed (safe from a database thread: one atomic pop)."""
-        self._entries.pop(conversation_id, None)
+        """Drop a conversation whose participants changed, and any read of it under way (safe from any thread)."""
+        with self._lock:
+            self.epoch = next(self._forgets)
+            self._entries.pop(conversation_id, None)
+            self._refreshing.discard(conversation_id)
 
     def clear(self) -> None:
         """Forget every conversation."""
-        self._entries.clear()
+        with self._lock:
+            self.epoch = next(self._forgets)
+            self._entries.clear()
+            self._refreshing.clear()
 
 
 participants = ParticipantCache(ttl=PARTICIPANTS_TTL, size=PARTICIPANTS_CACHED)
@@ -190,9 +240,33 @@ async def _participants(ctx: SocketContext, conversation_id: int) -> tuple[int, 
     """Return a conversation's participants from the cache, or from the database (refusing a non-participant)."""
     cached = participants.get(conversation_id)
     if cached is not None and ctx.user_id in cached:
+        if participants.claim_refresh(conversation_id):
+            refresh = asyncio.get_running_loop().create_task(_refresh_participants(ctx.user, conversation_id))
+            _refreshes.add(refresh)
+            refresh.add_done_callback(_refreshes.discard)
         return cached
-    found = await db.call(selectors.conversation_participant_ids, user=ctx.user, conversation_id=conversation_id)
-    return participants.put(conversation_id, found)
+    return await _read_participants(ctx.user, conversation_id)
+
+
+async def _read_participants(user, conversation_id: int) -> tuple[int, ...]:
+    epoch = participants.epoch
+    found = await db.call(selectors.conversation_participant_ids, user=user, conversation_id=conversation_id)
+    return participants.put(conversation_id, found, epoch=epoch)
+
+
+_refreshes: set[asyncio.Task] = set()  # the background reads under way (the loop keeps only weak references)
+
+
+async def _refresh_participants(user, conversation_id: int) -> None:
+    """Read a cached list again before it expires; when that fails, the list expires as usual."""
+    try:
+        await _read_participants(user, conversation_id)
+    except selectors.ConversationNotFound:  # the user who asked has left: the cached list is wrong
+        participants.forget(conversation_id)
+    except db.Unavailable:
+        pass
+    finally:
+        participants.release(conversation_id)
 
 
 async def typing(ctx: SocketContext, data: Mapping[str, Any], ref: str | None) -> None:

@@ -139,9 +139,7 @@ def conversation_participant_ids(*, user: AbstractBaseUser, conversation_id: int
     """Return the current participants of a conversation the user takes part in; raise ConversationNotFound otherwise."""
     if not is_id(conversation_id):
         raise ConversationNotFound()
-    found = list(
-        active_memberships().filter(conversation_id=conversation_id).order_by("id").values_list("user_id", flat=True)
-    )
+    found = participants_of(conversation_ids=[conversation_id])[conversation_id]  # every `typing` that misses the cache
     if user.pk not in found:
         raise ConversationNotFound()
     return found
