@@ -313,7 +313,7 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
     several hosts, as in the library, there is no order across shards.)
 
     This overrides channels-redis internals (RedisPubSubLoopLayer, RedisSingleShardConnection:
-    `channels`, `groups`, `_shards`, `_subscribed_to`, `_lock`, `_redis`, `_pubsub`, `_receive_message`),
+    `channels`, `groups`, `_shards`, `_subscribed_to`, `_lock`, `_redis`, `_pubsub`, `_receive_message`, `flush`),
     read on channels-redis 4.3.0; pyproject.toml pins channels-redis to 4.3.x.
     """
 
@@ -348,6 +348,11 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
 
 class _Shard(pubsub.RedisSingleShardConnection):
     """One Redis host: a pool that waits for a free connection, publishes outside the lock, batched (un)subscribes."""
+
+    def __init__(self, host, channel_layer) -> None:
+        super().__init__(host, channel_layer)
+        self._leaving: dict[str, None] = {}  # channels queued for the next UNSUBSCRIBE, in order
+        self._leaver: asyncio.Task | None = None
 
     def _ensure_redis(self) -> None:
         if self._redis is None:
@@ -386,15 +391,42 @@ class _Shard(pubsub.RedisSingleShardConnection):
                 self._subscribed_to.update(new)
 
     async def unsubscribe_many(self, channels: list[str]) -> None:
-        """UNSUBSCRIBE, in one command, from the channels that no local channel or group member needs any more.
+        """UNSUBSCRIBE from the channels no local channel or group member needs any more (see `unsubscribe_soon`).
 
-        Checked under the lock: a member that joined a group after its last member left (while this
-        waited for the lock) keeps the subscription.
+        Returns once a command holding them has run. Cancelling the caller does not cancel it.
         """
+        await asyncio.shield(self.unsubscribe_soon(channels))
+
+    def unsubscribe_soon(self, channels: list[str]) -> asyncio.Task:
+        """Queue channels to unsubscribe; return the task that sends what is queued, one command at a time.
+
+        Everything queued while a command is out goes in the next one: ten thousand sockets closing
+        together cost a few UNSUBSCRIBEs, not twenty thousand behind the lock. A command that fails
+        is logged; its channels stay subscribed until the connection goes.
+        """
+        self._leaving.update(dict.fromkeys(channels))
+        if self._leaver is None:
+            self._leaver = asyncio.get_running_loop().create_task(self._unsubscribe_queued())
+        return self._leaver
+
+    async def _unsubscribe_queued(self) -> None:
+        try:
+            while self._leaving:
+                channels, self._leaving = list(self._leaving), {}
+                try:
+                    await self._unsubscribe(channels)
+                except Exception as exc:  # noqa: BLE001 - the subscriptions go with the connection anyway
+                    logger.warning("could not unsubscribe %d channels: %s", len(channels), type(exc).__name__)
+        finally:
+            self._leaver = None
+
+    async def _unsubscribe(self, channels: list[str]) -> None:
+        # Checked under the lock: a member that joined a group after its last member left (while
+        # this waited for the lock) keeps the subscription.
         async with self._lock:
             layer = self.channel_layer
             gone = [
-                channel for channel in dict.fromkeys(channels)
+                channel for channel in channels
                 if channel in self._subscribed_to and channel not in layer.channels and channel not in layer.groups
             ]
             if gone:
@@ -402,6 +434,13 @@ class _Shard(pubsub.RedisSingleShardConnection):
                 self._ensure_receiver()
                 await self._pubsub.unsubscribe(*gone)
                 self._subscribed_to.difference_update(gone)
+
+    async def flush(self) -> None:
+        """Drop what is queued to unsubscribe, then close as the library does."""
+        self._leaving = {}
+        if self._leaver is not None:
+            self._leaver.cancel()
+        await super().flush()
 
     def _receive_message(self, message) -> None:
         """Queue a Redis message for this process's receivers: a multicast for its members of the named groups."""
@@ -466,10 +505,8 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         except (TimeoutError, asyncio.CancelledError, GeneratorExit):
             if self.channels.pop(channel, None) is not None:
                 self._unsubscribed.discard(channel)
-                try:
-                    await self._get_shard(channel).unsubscribe_many([channel])
-                except BaseException:  # noqa: BLE001 - the cancellation is what must propagate
-                    logger.exception("could not unsubscribe a channel that stopped receiving")
+                # Queued, not awaited: a cancelled receive ends at once, even when cancelled again.
+                self._get_shard(channel).unsubscribe_soon([channel])
             raise
         return message if isinstance(message, dict) else self.channel_layer.deserialize(message)
 

@@ -358,3 +358,49 @@ async def test_a_message_declined_by_the_direct_receiver_is_queued_and_so_is_eve
     await caught_up(layer, bob_tab, user_group(74))
     assert offered == [first]  # the second came behind a queued one: offering it would pass it
     assert [await first_of(layer, alice_tab) for _ in range(2)] == [first, second]
+
+
+async def receiving_on(layer, count: int) -> list[tuple[str, asyncio.Task]]:
+    """Return `count` subscribed channels of this process, each with a receive waiting on it."""
+    channels = [await layer.new_channel() for _ in range(count)]
+    for channel in channels:
+        await layer.group_add_many([], channel)
+    receiving = [(channel, asyncio.ensure_future(layer.receive(channel))) for channel in channels]
+    await asyncio.sleep(0)  # one step each: every receive now waits on its channel's queue
+    return receiving
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_sockets_that_stop_receiving_together_are_unsubscribed_in_a_few_commands(monkeypatch):
+    layer = get_channel_layer()
+    receiving = await receiving_on(layer, 200)
+    shard = layer._get_layer()._shards[0]
+    unsubscribes: list[tuple[str, ...]] = []
+    real_unsubscribe = shard._pubsub.unsubscribe
+
+    async def counting_unsubscribe(*channels):
+        unsubscribes.append(channels)
+        return await real_unsubscribe(*channels)
+
+    monkeypatch.setattr(shard._pubsub, "unsubscribe", counting_unsubscribe)
+    for _, task in receiving:
+        task.cancel()
+    await asyncio.wait_for(asyncio.gather(*(task for _, task in receiving), return_exceptions=True), 5)
+    await asyncio.wait_for(shard.unsubscribe_many([]), 5)
+    assert sorted(name for command in unsubscribes for name in command) == sorted(channel for channel, _ in receiving)
+    assert len(unsubscribes) <= 2  # the first on its own, then everything queued behind it
+    assert not {channel for channel, _ in receiving} & shard._subscribed_to
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_a_receive_cancelled_while_the_shard_is_busy_ends_at_once_and_logs_no_error(caplog):
+    layer = get_channel_layer()
+    [(alice_tab, receiving)] = await receiving_on(layer, 1)
+    shard = layer._get_layer()._get_shard(alice_tab)
+    async with shard._lock:  # another socket's subscribe in flight
+        receiving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(receiving, 5)  # before: waited for the lock, then logged its second cancel
+    await asyncio.wait_for(shard.unsubscribe_many([]), 5)
+    assert alice_tab not in shard._subscribed_to
+    assert [record for record in caplog.records if record.levelname == "ERROR"] == []
