@@ -84,20 +84,25 @@ async def test_a_channel_added_to_several_groups_at_once_receives_from_each():
     assert await asyncio.wait_for(layer.receive(alice_tab), 5) == {"type": EVENT_FRAME, "text": "direct"}
 
 
+def commands_sent(monkeypatch, shard, command: str) -> list[tuple[str, ...]]:
+    """Record the channels of each SUBSCRIBE or UNSUBSCRIBE ("subscribe", "unsubscribe") the shard sends from now on."""
+    sent: list[tuple[str, ...]] = []
+    real = getattr(shard._pubsub, command)
+
+    async def recording(*channels):
+        sent.append(channels)
+        return await real(*channels)
+
+    monkeypatch.setattr(shard._pubsub, command, recording)
+    return sent
+
+
 @pytest.mark.usefixtures("redis_url")
 async def test_with_redis_a_sockets_channel_and_groups_are_one_subscribe(monkeypatch):
     layer = get_channel_layer()
     await layer.group_send(user_group(1), {"type": EVENT_FRAME, "text": "x"})  # the connections exist
     await layer.group_add_many([user_group(1)], await layer.new_channel())  # and the multicast subscription
-    shard = layer._get_layer()._shards[0]
-    subscribes: list[tuple[str, ...]] = []
-    real_subscribe = shard._pubsub.subscribe
-
-    async def counting_subscribe(*channels):
-        subscribes.append(channels)
-        return await real_subscribe(*channels)
-
-    monkeypatch.setattr(shard._pubsub, "subscribe", counting_subscribe)
+    subscribes = commands_sent(monkeypatch, layer._get_layer()._shards[0], "subscribe")
     alice_tab = await layer.new_channel()
     await layer.group_add_many([user_group(31), device_group(31)], alice_tab)
     assert len(subscribes) == 1 and len(subscribes[0]) == 3
@@ -375,14 +380,7 @@ async def test_sockets_that_stop_receiving_together_are_unsubscribed_in_a_few_co
     layer = get_channel_layer()
     receiving = await receiving_on(layer, 200)
     shard = layer._get_layer()._shards[0]
-    unsubscribes: list[tuple[str, ...]] = []
-    real_unsubscribe = shard._pubsub.unsubscribe
-
-    async def counting_unsubscribe(*channels):
-        unsubscribes.append(channels)
-        return await real_unsubscribe(*channels)
-
-    monkeypatch.setattr(shard._pubsub, "unsubscribe", counting_unsubscribe)
+    unsubscribes = commands_sent(monkeypatch, shard, "unsubscribe")
     for _, task in receiving:
         task.cancel()
     await asyncio.wait_for(asyncio.gather(*(task for _, task in receiving), return_exceptions=True), 5)
