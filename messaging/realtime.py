@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import random
 import threading
 import time
@@ -29,6 +30,8 @@ from realtime.errors import JsonableError
 from realtime.fields import validated
 from realtime.protocol import ServerFrame
 from realtime.registry import SocketApp
+
+logger = logging.getLogger("dedwen.messaging")
 
 PARTICIPANTS_TTL = 5.0  # seconds a conversation's participant list is trusted for `typing` (docs/protocol.md)
 PARTICIPANTS_CACHED = 10_000  # conversations whose participants a process keeps at most
@@ -265,6 +268,8 @@ async def _refresh_participants(user, conversation_id: int) -> None:
         participants.forget(conversation_id)
     except db.Unavailable:
         pass
+    except Exception:  # noqa: BLE001 - nobody awaits this task: say why, and let the list expire
+        logger.exception("participants of conversation %s not read again", conversation_id)
     finally:
         participants.release(conversation_id)
 

@@ -210,3 +210,22 @@ def test_a_read_that_began_before_a_forget_is_not_stored():
     assert cache.get(1) is None
     cache.put(1, [10, 11], epoch=cache.epoch)
     assert cache.get(1) == (10, 11)
+
+
+async def test_a_background_read_that_fails_unexpectedly_is_logged_and_may_be_tried_again(
+    alice, bob, alice_bob, socket_of, refreshed_at_60_percent, monkeypatch, caplog
+):
+    socket = socket_of(alice)
+    await TYPING(socket.ctx, {"conversation_id": alice_bob.pk}, None)
+
+    def broken_read(*, user, conversation_id):
+        raise RuntimeError("a bug in the read")
+
+    monkeypatch.setattr(selectors, "conversation_participant_ids", broken_read)
+    refreshed_at_60_percent.now += 3.5
+    await TYPING(socket.ctx, {"conversation_id": alice_bob.pk}, None)
+    await asyncio.wait_for(asyncio.gather(*realtime._refreshes), 5)
+    failures = [record for record in caplog.records if record.name == "dedwen.messaging" and record.levelname == "ERROR"]
+    assert [record.getMessage() for record in failures] == [f"participants of conversation {alice_bob.pk} not read again"]
+    assert realtime.participants.get(alice_bob.pk) == (alice.pk, bob.pk)  # kept until it expires
+    assert realtime.participants.claim_refresh(alice_bob.pk) is True
