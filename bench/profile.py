@@ -39,17 +39,22 @@ class Recording:
         return summarize(self.out) if self.out.exists() else None
 
 
+def _split(frame: str) -> tuple[str, str]:
+    """Return a py-spy frame's function and file path: ("f", "realtime/consumer.py") for "f (realtime/consumer.py:12)"."""
+    name, _, where = frame.partition(" (")
+    return name, where.split(":")[0]
+
+
 def _frame_name(frame: str) -> str:
     # "function (path/to/file.py:123)" -> "function (file.py)"
-    name, _, where = frame.partition(" (")
-    file = where.split(":")[0].rsplit("/", 1)[-1]
+    name, path = _split(frame)
+    file = path.rsplit("/", 1)[-1]
     return f"{name} ({file})" if file else name
 
 
 def _package(frame: str) -> str:
     """Return the top-level package or module of a frame: "realtime" for "f (realtime/consumer.py:12)", "(unknown)" without a path."""
-    _, _, where = frame.partition(" (")
-    path = where.split(":")[0]
+    _, path = _split(frame)
     if not path:
         return "(unknown)"
     return path.split("/", 1)[0].removesuffix(".py")
