@@ -37,14 +37,15 @@ async def measure(*, rate: float, count: int) -> dict[str, float]:
     latencies: list[float] = []
     warmed_up, all_in = loop.create_future(), loop.create_future()
 
-    def received(message: dict) -> bool:
-        if message["text"] == WARM_UP:
-            warmed_up.set_result(None)
-            return True
-        latencies.append(time.perf_counter() - sent_at.pop(message["text"]))
-        if len(latencies) == count and not all_in.done():
-            all_in.set_result(None)
-        return True
+    def received(messages) -> int:
+        for message in messages:
+            if message["text"] == WARM_UP:
+                warmed_up.set_result(None)
+                continue
+            latencies.append(time.perf_counter() - sent_at.pop(message["text"]))
+            if len(latencies) == count and not all_in.done():
+                all_in.set_result(None)
+        return len(messages)
 
     layer.receive_directly(channel, received)
     # The first frame also waits for the pub/sub reader to start: it is sent first and not counted.

@@ -7,6 +7,8 @@ import contextlib
 import functools
 import logging
 import time
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -31,7 +33,7 @@ from realtime.protocol import (
     EVENT_DEVICE_REVOKED,
     EVENT_FRAME,
     EVENT_GOAWAY,
-    SCOPE_SEND_TEXT_NOW,
+    SCOPE_SEND_TEXTS_NOW,
     ClientFrame,
     CloseCode,
     ErrorCode,
@@ -58,6 +60,16 @@ def _frames(direction: str, frame_type: str):
     client's own text: a bounded set. The cache is bounded all the same.
     """
     return m.WS_FRAMES.labels(direction=direction, type=frame_type)
+
+
+def _count_out(frame_types: list[str]) -> None:
+    """Count relayed frames as sent: one increment per frame type (a presence tick's are all one type)."""
+    first = frame_types[0]
+    if frame_types.count(first) == len(frame_types):
+        _frames("out", str(first)).inc(len(frame_types))
+        return
+    for frame_type, count in Counter(frame_types).items():
+        _frames("out", str(frame_type)).inc(count)
 
 
 def _accept_first_token(token: object) -> tuple[Identity, dict[str, Any]]:
@@ -87,7 +99,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self._turn = asyncio.Lock()  # one dispatch at a time, across the client's frames and the layer's events
         self._events: asyncio.Task | None = None  # the channel layer's receive pump, once subscribed
         self._dispatching = 0  # messages taken by a pump and not yet dispatched to the end (see _offer)
-        self._send_text_now = None  # the server's SCOPE_SEND_TEXT_NOW, when it offers one
+        self._send_texts_now = None  # the server's SCOPE_SEND_TEXTS_NOW, when it offers one
         self._slot_user: int | None = None  # the user whose SLOTS entry this socket holds
         self.connection_id: str | None = None  # named in `authenticated` and the live-connections registry
         self._accepted_at = 0.0  # loop time of the accept
@@ -101,7 +113,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self.base_send = send
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = None  # set by _subscribe, after a valid token
-        self._send_text_now = scope.get("extensions", {}).get(SCOPE_SEND_TEXT_NOW)
+        self._send_texts_now = scope.get("extensions", {}).get(SCOPE_SEND_TEXTS_NOW)
         try:
             await self._pump(receive, self._turn)
         except StopConsumer:
@@ -145,23 +157,35 @@ class SocketConsumer(AsyncWebsocketConsumer):
 
     def _receive_directly(self, receiver) -> None:
         """Have the layer hand this socket's events to `receiver` while it is idle (when both layer and server can)."""
-        if self._send_text_now is not None and hasattr(self.channel_layer, "receive_directly"):
+        if self._send_texts_now is not None and hasattr(self.channel_layer, "receive_directly"):
             self.channel_layer.receive_directly(self.channel_name, receiver)
 
-    def _offer(self, event: dict) -> bool:
-        """Relay a published frame at once, in the deliverer's task, if no dispatch is under way; return whether it was taken.
+    def _offer(self, events: Sequence[dict]) -> int:
+        """Relay published frames at once, in the deliverer's task, if no dispatch is under way; return how many were taken.
 
-        This is `_relay_frame` without the task switch: the layer offers an event only while
-        nothing is queued for this socket, and it is taken only while no message is being (or
-        waiting to be) dispatched, so frames still leave in the order they reached the socket.
-        Anything else (a revocation, a goaway) is queued for the event pump.
+        This is `_relay_frame` without the task switch: the layer offers events only while nothing
+        is queued for this socket, and they are taken only while no message is being (or waiting to
+        be) dispatched, so frames still leave in the order they reached the socket. The frames
+        before the first other event (a revocation, a goaway) are taken, and leave in one write;
+        that event and the ones behind it are queued for the event pump.
         """
-        if event.get("type") != EVENT_FRAME or self._dispatching or self._turn.locked():
-            return False
-        text = self._frame_text(event)
-        if text is not None:
-            self._send_text_now(text)
-        return True
+        if self._dispatching or self._turn.locked():
+            return 0
+        texts: list[str] = []
+        frame_types: list[str] = []
+        taken = 0
+        for event in events:
+            if event.get("type") != EVENT_FRAME:
+                break
+            taken += 1
+            text = self._text_for_this_socket(event)
+            if text is not None:
+                texts.append(text)
+                frame_types.append(event.get("frame_type", m.INVALID_TYPE))
+        if texts:
+            _count_out(frame_types)
+            self._send_texts_now(texts)
+        return taken
 
     async def _pump(self, source, turn: asyncio.Lock) -> None:
         """Dispatch one source's messages in order, one dispatch at a time across sources.
@@ -426,10 +450,16 @@ class SocketConsumer(AsyncWebsocketConsumer):
 
     def _frame_text(self, event: dict) -> str | None:
         """Return the text of a published frame to relay to this socket, counted as sent; None when it is not for it."""
+        text = self._text_for_this_socket(event)
+        if text is not None:
+            _frames("out", str(event.get("frame_type", m.INVALID_TYPE))).inc()
+        return text
+
+    def _text_for_this_socket(self, event: dict) -> str | None:
+        """Return the text of a published frame to relay to this socket; None when it is not for it."""
         text = event.get("text")
         if self.ctx is None or not isinstance(text, str) or self._closed or event.get("exclude_channel") == self.channel_name:
             return None
-        _frames("out", str(event.get("frame_type", m.INVALID_TYPE))).inc()
         return text
 
     async def _device_revoked(self, event: dict) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import secrets
 import threading
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
@@ -24,22 +25,25 @@ logger = logging.getLogger("dedwen.realtime.layer")
 PIPELINE_SIZE = 500  # PUBLISH commands sent in one round trip by group_send_many and group_send_batch
 MULTICAST_MIN_GROUPS = 16  # group_send_many to this many groups or more: one PUBLISH to every process instead
 CHECKED_NAMES = 65_536  # group names the in-process layer remembers as checked, at most (then it starts over)
+GROUP_NAMES_KEPT = 65_536  # groups whose Redis channel name the pub/sub layer keeps, at most (least recently used go)
 
 
-# A channel's direct receiver (see `receive_directly`): takes a message synchronously, on the
-# channel's event loop, and returns whether it handled it (False: queue it for `receive` instead).
-DirectReceiver = Callable[[dict], bool]
+# A channel's direct receiver (see `receive_directly`): takes messages synchronously, in order, on
+# the channel's event loop, and returns how many of them it handled, counted from the first (the
+# rest are queued for `receive`). Several at once: a batch's messages for one channel arrive in one
+# call, so a presence tick's frames reach a socket as one write, not one call chain per frame.
+DirectReceiver = Callable[[Sequence[dict]], int]
 
 
-def offer(receiver: DirectReceiver | None, message: dict) -> bool:
-    """Hand a message to a channel's direct receiver; return whether it took it (a failing receiver counts as taking it)."""
+def offer(receiver: DirectReceiver | None, messages: Sequence[dict]) -> int:
+    """Hand messages to a channel's direct receiver; return how many it took (a failing receiver counts as taking them all)."""
     if receiver is None:
-        return False
+        return 0
     try:
-        return receiver(message)
+        return receiver(messages)
     except Exception:  # noqa: BLE001 - one receiver's bug must not stop the delivery to the others
-        logger.exception("a direct receiver failed; its message is dropped")
-        return True
+        logger.exception("a direct receiver failed; its messages are dropped")
+        return len(messages)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -74,11 +78,11 @@ class _Inbox:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    def offer_or_put(self, message: dict | bytes) -> None:
-        """Hand a message to the direct receiver when nothing is queued, else queue it (see `put`)."""
-        if not self.messages and offer(self.direct, message):
-            return
-        self.put(message)
+    def offer_or_put(self, messages: Sequence[dict | bytes]) -> None:
+        """Hand messages to the direct receiver when nothing is queued; queue the ones it does not take (see `put`)."""
+        taken = offer(self.direct, messages) if not self.messages and self.direct is not None else 0
+        for message in messages[taken:] if taken else messages:
+            self.put(message)
 
     async def get(self) -> dict | bytes:
         """Wait for the next queued message (one receiver at a time)."""
@@ -134,7 +138,7 @@ class InProcessChannelLayer(BaseChannelLayer):
         """Deliver a message to one channel, or raise ChannelFull when it is over capacity."""
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
-        if not self._deliver(channel, message):
+        if self._deliver(channel, [message]):
             raise ChannelFull(channel)
 
     def receive_directly(self, channel: str, receiver: DirectReceiver | None) -> None:
@@ -179,17 +183,15 @@ class InProcessChannelLayer(BaseChannelLayer):
 
     async def group_send(self, group: str, message: dict) -> None:
         """Deliver a message to every member of a group."""
-        self._deliver_to_groups((group,), message, _running_loop())
+        self._deliver_batch([((group,), message)], _running_loop())
 
     async def group_send_many(self, groups: Iterable[str], message: dict) -> None:
         """Deliver one message to the members of several groups."""
-        self._deliver_to_groups(groups, message, _running_loop())
+        self._deliver_batch([(groups, message)], _running_loop())
 
     async def group_send_batch(self, sends: list[tuple[list[str], dict]]) -> None:
         """Deliver several messages in order, each to the members of its groups (as group_send_many)."""
-        running = _running_loop()
-        for groups, message in sends:
-            self._deliver_to_groups(groups, message, running)
+        self._deliver_batch(sends, _running_loop())
 
     async def group_add_many(self, groups: Iterable[str], channel: str) -> None:
         """Add a channel to several groups."""
@@ -213,27 +215,34 @@ class InProcessChannelLayer(BaseChannelLayer):
 
     # Internals --------------------------------------------------------------------------------
 
-    def _deliver_to_groups(self, groups: Iterable[str], message: dict, running: asyncio.AbstractEventLoop | None) -> None:
-        """Deliver a message to the members of each group in turn; raise before delivering anything if a name is invalid.
+    def _deliver_batch(self, sends: Iterable[tuple[Iterable[str], dict]], running: asyncio.AbstractEventLoop | None) -> None:
+        """Deliver messages in order, each to the members of each of its groups; raise before delivering anything if a name is invalid.
 
-        A name with members was checked when they joined (`group_add`), so only the others are
-        checked here, once each (`_check_unjoined`): a presence announcement names one group per
-        watcher, present or not, and checking each name again cost as much as delivering to it.
-        The members of all the groups are taken under one hold of the lock.
+        Each member gets all its messages of the batch in one hand-over, in order: a presence tick
+        of several arrivals is one call per socket, not one per frame. A name with members was
+        checked when they joined (`group_add`), so only the others are checked here, once each
+        (`_check_unjoined`): a presence announcement names one group per watcher, present or not,
+        and checking each name again cost as much as delivering to it. The members are taken under
+        one hold of the lock.
         """
-        assert isinstance(message, dict), "message is not a dict"
-        targets: list[tuple[str, tuple[str, ...]]] = []
+        by_channel: dict[str, list[dict]] = {}
+        unjoined: list[str] = []
         with self._lock:
-            for group in groups:
-                members = self._groups.get(group)
-                targets.append((group, tuple(members) if members else ()))
-        for group, members in targets:
-            if not members:
-                self._check_unjoined(group)
-        for group, members in targets:
-            for channel in members:
-                if not self._deliver(channel, message, running):
-                    logger.warning("channel over capacity; message for group %s not delivered to %s", group, channel)
+            for groups, message in sends:
+                assert isinstance(message, dict), "message is not a dict"
+                for group in groups:
+                    members = self._groups.get(group)
+                    if not members:
+                        unjoined.append(group)
+                        continue
+                    for channel in members:
+                        by_channel.setdefault(channel, []).append(message)
+        for group in unjoined:
+            self._check_unjoined(group)
+        for channel, messages in by_channel.items():
+            dropped = self._deliver(channel, messages, running)
+            if dropped:
+                logger.warning("channel over capacity; group messages not delivered to %s: %d", channel, dropped)
 
     def _check_unjoined(self, group: str) -> None:
         """Raise as Channels does for an invalid group name; remember the valid ones, up to CHECKED_NAMES."""
@@ -244,21 +253,27 @@ class InProcessChannelLayer(BaseChannelLayer):
             self._checked.clear()
         self._checked.add(group)
 
-    def _deliver(self, channel: str, message: dict, running: asyncio.AbstractEventLoop | None = None) -> bool:
+    def _deliver(self, channel: str, messages: list[dict], running: asyncio.AbstractEventLoop | None = None) -> int:
+        """Hand messages to a channel's inbox, in order; return how many were dropped because its queue is full."""
         inbox = self._inboxes.get(channel)
         if inbox is None:
-            return True  # nobody receives on it any more: there is nobody to lose the message for
-        if inbox.messages and len(inbox.messages) >= self.get_capacity(channel):  # get_capacity matches patterns
-            return False
+            return 0  # nobody receives on it any more: there is nobody to lose the messages for
+        dropped = 0
+        if inbox.messages or len(messages) > 1:  # get_capacity matches patterns: only when a queue may grow
+            room = max(0, self.get_capacity(channel) - len(inbox.messages or ()))
+            if len(messages) > room:
+                dropped, messages = len(messages) - room, messages[:room]
+                if not messages:
+                    return dropped
         if running is None:
             running = _running_loop()
         if running is inbox.loop:
-            inbox.offer_or_put(message)
+            inbox.offer_or_put(messages)
         elif inbox.loop.is_closed():
             self._forget(channel)
         else:
-            inbox.loop.call_soon_threadsafe(inbox.offer_or_put, message)
-        return True
+            inbox.loop.call_soon_threadsafe(inbox.offer_or_put, messages)
+        return dropped
 
     def _leave(self, group: str, channel: str) -> None:
         members = self._groups.get(group)
@@ -299,7 +314,9 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
     - `group_send_batch([(groups, message), ...])` publishes several messages in order, each as
       group_send_many would, in one pipelined round trip per shard: publish.py hands it every event
       queued while the previous round trip was out, so that live delivery keeps up with the sends
-      under load (one round trip per event fell 1.8 s behind the acks at 1,300 sends/s).
+      under load (one round trip per event fell 1.8 s behind the acks at 1,300 sends/s). A run of
+      multicasts in a batch (a presence tick's arrivals) is one PUBLISH, and each process hands
+      each of its members all of that run's messages for it in one call.
     - A message for several members of this process is decoded once for all of them (receivers
       get the same dict and must not change it, as with the in-process layer).
     - `receive_directly(channel, receiver)`, as InProcessChannelLayer's: the pub/sub receiver task
@@ -454,15 +471,24 @@ class _Shard(pubsub.RedisSingleShardConnection):
             layer.deliver_multicast(data)
             return
         if name in layer.channels:
-            layer.deliver(name, data)
+            layer.deliver(name, (data,))
             return
         members = layer.groups.get(name)
         if not members:
             return
         if len(members) > 1:
             data = layer.channel_layer.deserialize(data)  # decoded once for every member here
+        messages = (data,)
         for channel in tuple(members):  # a direct receiver may leave a group meanwhile
-            layer.deliver(channel, data)
+            layer.deliver(channel, messages)
+
+
+def _multicast_envelope(sends: list[list]) -> dict:
+    """Return a multicast's envelope: the single form for one message, the batch form for several."""
+    if len(sends) == 1:
+        names, message = sends[0]
+        return {"groups": names, "message": message}
+    return {"batch": sends}
 
 
 class _LoopLayer(pubsub.RedisPubSubLoopLayer):
@@ -473,6 +499,8 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         self._shards = [_Shard(shard.host, self) for shard in self._shards]
         self.multicast_channel = f"{self.prefix}__multicast__"
         self._unsubscribed: set[str] = set()  # channels named by new_channel, not yet subscribed
+        # A group's channel name, kept: a presence announcement names a group per watcher.
+        self._group_channel_name = functools.lru_cache(maxsize=GROUP_NAMES_KEPT)(self._get_group_channel_name)
         # `channels` (the library's name) maps each channel of this process to its _Inbox, where the
         # library keeps an asyncio.Queue: it is read only here and in `deliver`.
 
@@ -574,7 +602,7 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         The library's group_send serializes and publishes per group, one round trip each: a fan-out
         to 1,000 user groups then waits for 1,000 replies in turn.
         """
-        names = list(dict.fromkeys(self._get_group_channel_name(group) for group in groups))
+        names = list(dict.fromkeys(map(self._group_channel_name, groups)))
         if len(names) >= MULTICAST_MIN_GROUPS:
             payload = self.channel_layer.serialize({"groups": names, "message": message})
             await self._get_shard(self.multicast_channel).publish(self.multicast_channel, payload)
@@ -589,45 +617,60 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
     async def group_send_batch(self, sends: list[tuple[list[str], dict]]) -> None:
         """Publish several messages in order, each as group_send_many would, pipelined per shard.
 
-        Every message is serialized before anything is published: one that cannot be fails the
-        batch with nothing sent.
+        Messages that follow one another as multicasts go out as one multicast naming each one's
+        groups (`{"batch": [[groups, message], ...]}`), so that each process hands each of its
+        members all of theirs at once (`deliver_multicast`); a lone one keeps the single form
+        (`{"groups", "message"}`), which a process of the release before reads too. Every message
+        is serialized before anything is published: one that cannot be fails the batch with
+        nothing sent.
         """
-        by_shard: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
+        by_shard: dict[int, list[tuple[str, bytes | list]]] = defaultdict(list)
+        multicasts: list | None = None  # the run of multicasts being gathered into one PUBLISH
         for groups, message in sends:
-            names = list(dict.fromkeys(self._get_group_channel_name(group) for group in groups))
+            names = list(dict.fromkeys(map(self._group_channel_name, groups)))
             if len(names) >= MULTICAST_MIN_GROUPS:
-                payload = self.channel_layer.serialize({"groups": names, "message": message})
-                by_shard[self._shard_index(self.multicast_channel)].append((self.multicast_channel, payload))
+                if multicasts is None:
+                    multicasts = []
+                    by_shard[self._shard_index(self.multicast_channel)].append((self.multicast_channel, multicasts))
+                multicasts.append([names, message])
                 continue
+            multicasts = None
             payload = self.channel_layer.serialize(message)
             for name in names:
                 by_shard[self._shard_index(name)].append((name, payload))
+        serialize = self.channel_layer.serialize
+        for index, publishes in by_shard.items():
+            by_shard[index] = [
+                (name, payload if isinstance(payload, bytes) else serialize(_multicast_envelope(payload))) for name, payload in publishes
+            ]
         for index, publishes in by_shard.items():
             await self._shards[index].publish_pairs(publishes)
 
     def deliver_multicast(self, data: bytes) -> None:
-        """Queue a multicast's message, decoded once, for each of this process's members of its groups, once each."""
+        """Hand each of this process's members of a multicast's groups its messages, decoded once, each once, in one call per member."""
         try:
             envelope = self.channel_layer.deserialize(data)
-            names, message = envelope["groups"], envelope["message"]
+            sends = envelope["batch"] if "batch" in envelope else [(envelope["groups"], envelope["message"])]
         except Exception:  # noqa: BLE001 - one bad message must not stop the receiver
             logger.exception("ignored a malformed multicast")
             return
-        delivered: set[str] = set()
-        for name in names:
-            for channel in tuple(self.groups.get(name, ())):  # a direct receiver may leave a group meanwhile
-                if channel not in delivered:
-                    delivered.add(channel)
-                    self.deliver(channel, message)
+        member_sets = self.groups.get
+        by_channel: dict[str, list[dict]] = {}
+        for names, message in sends:
+            found = [members for members in map(member_sets, names) if members]
+            for channel in found[0] if len(found) == 1 else set().union(*found):  # each member once
+                by_channel.setdefault(channel, []).append(message)
+        for channel, messages in by_channel.items():
+            self.deliver(channel, messages)
 
-    def deliver(self, channel: str, message: dict | bytes) -> None:
-        """Hand a message to a channel of this process: to its direct receiver when nothing is queued, else to its queue."""
+    def deliver(self, channel: str, messages: Sequence[dict | bytes]) -> None:
+        """Hand messages to a channel of this process: to its direct receiver when nothing is queued, else to its queue."""
         inbox = self.channels.get(channel)
         if inbox is None:
             return
-        if not isinstance(message, dict) and inbox.direct is not None and not inbox.messages:
-            message = self.channel_layer.deserialize(message)  # it will be offered: the receiver takes a dict
-        inbox.offer_or_put(message)
+        if inbox.direct is not None and not inbox.messages:  # they will be offered: the receiver takes dicts
+            messages = [message if isinstance(message, dict) else self.channel_layer.deserialize(message) for message in messages]
+        inbox.offer_or_put(messages)
 
     def receive_directly(self, channel: str, receiver: DirectReceiver | None) -> None:
         """Hand a channel's messages to `receiver` at once while none is queued (None: stop)."""

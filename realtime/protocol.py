@@ -6,6 +6,7 @@ handlers (realtime.registry); docs/protocol.md describes them all.
 
 from __future__ import annotations
 
+import functools
 from enum import IntEnum, StrEnum
 
 
@@ -63,9 +64,10 @@ class ErrorCode(StrEnum):
 
 
 # An ASGI server extension (scope["extensions"]) of realtime.server's daphne: a function that sends
-# one text frame to the socket synchronously (dropped once the socket is closing), for frames relayed
-# without a task switch (consumer._offer). Other servers lack it, and frames take the ASGI `send`.
-SCOPE_SEND_TEXT_NOW = "dedwen.send_text_now"
+# text frames to the socket synchronously, in order, in one write (dropped once the socket is
+# closing), for frames relayed without a task switch (consumer._offer). Other servers lack it, and
+# frames take the ASGI `send`.
+SCOPE_SEND_TEXTS_NOW = "dedwen.send_texts_now"
 
 # Channel-layer event types (server-internal; never taken from a client frame).
 EVENT_FRAME = "dedwen.frame"  # {"text": serialized frame} to relay as-is
@@ -73,8 +75,9 @@ EVENT_DEVICE_REVOKED = "dedwen.device_revoked"  # close the device's sockets wit
 EVENT_GOAWAY = "dedwen.goaway"  # {"reason", "reconnect_after_ms"}: send `goaway` and close with 4001
 
 
+@functools.lru_cache(maxsize=65_536)
 def user_group(user_id: int) -> str:
-    """Return the group every socket of a user joins."""
+    """Return the group every socket of a user joins (kept: a presence announcement names one per watcher)."""
     return f"user.{user_id}"
 
 

@@ -87,7 +87,7 @@ def _frame_event(frame_type: str, data: dict[str, Any], exclude_channel: str | N
 
 
 def _user_groups(user_ids: Iterable[int]) -> list[str]:
-    return list(dict.fromkeys(user_group(user_id) for user_id in user_ids))
+    return list(dict.fromkeys(map(user_group, user_ids)))
 
 
 def publish(

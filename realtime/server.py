@@ -22,8 +22,9 @@ applied to the factories `Server.run` creates, before the reactor accepts any co
   nothing is buffered, and those that follow it in the same event-loop turn together at the turn's
   end (`SocketProtocol._send_text_frame`, `_write_turns`, `write_now`); autobahn and Twisted's
   buffered write remain for everything else (docs/performance.md, "Sending a frame").
-- A socket's scope carries the server extension SCOPE_SEND_TEXT_NOW: the consumer relays a
-  published frame through it synchronously, from the task that delivers it to every member.
+- A socket's scope carries the server extension SCOPE_SEND_TEXTS_NOW: the consumer relays
+  published frames through it synchronously, from the task that delivers them to every member,
+  the ones a delivery brings it together in one write.
 
 This reaches into daphne's `Server.run` (the factories it names `http_factory` and `ws_factory`),
 autobahn's send state, Twisted's `FileDescriptor` write buffer, `tcp.Server` socket and `HTTPChannel` internals: pyproject.toml pins the
@@ -38,6 +39,7 @@ import logging
 import pprint
 import signal
 import struct
+from collections.abc import Sequence
 
 from autobahn.websocket import protocol as autobahn_protocol
 from daphne.access import AccessLogGenerator
@@ -49,7 +51,7 @@ from twisted.web import http
 
 from realtime import drain
 from realtime.errors import error_body
-from realtime.protocol import SCOPE_SEND_TEXT_NOW, CloseCode
+from realtime.protocol import SCOPE_SEND_TEXTS_NOW, CloseCode
 
 logger = logging.getLogger("dedwen.realtime.server")
 
@@ -164,9 +166,21 @@ def _text_frame(text: str) -> tuple[bytes, int]:
     return header + payload, length
 
 
-# The last text framed and its frame: a fan-out writes the same text object to every member's
-# socket, one after the other, so it is framed once (compared by identity, never by value).
-_last_frame: tuple[str | None, bytes, int] = (None, b"", 0)
+# The texts framed lately and their frames: a fan-out or a presence tick writes the same text
+# objects to every member's socket, one after the other, so each is framed once. Bounded: it
+# starts over once it holds FRAMED_KEPT texts.
+FRAMED_KEPT = 64
+_framed: dict[str, tuple[bytes, int]] = {}
+
+
+def _frame_of(text: str) -> tuple[bytes, int]:
+    """Return the text's frame and payload length, framed once while it is among the texts framed lately."""
+    found = _framed.get(text)
+    if found is None:
+        if len(_framed) >= FRAMED_KEPT:
+            _framed.clear()
+        found = _framed[text] = _text_frame(text)
+    return found
 
 
 class SocketProtocol(WebSocketProtocol):
@@ -247,7 +261,17 @@ class SocketProtocol(WebSocketProtocol):
         over `maxMessagePayloadSize` (autobahn raises for it). Its traffic counters are not updated
         for these frames: dedwen reads none of them. Internals (these attributes): autobahn is pinned.
         """
-        if (
+        if not self._frames_written_here():
+            return False
+        frame, length = _frame_of(text)
+        if 0 < self.maxMessagePayloadSize < length:
+            return False
+        self._write_frame_bytes(frame)
+        return True
+
+    def _frames_written_here(self) -> bool:
+        """Return whether this socket's frames may be built and written here, rather than by autobahn (see `_send_text_frame`)."""
+        return not (
             self.state != self.STATE_OPEN
             or self._perMessageCompress is not None
             or self.send_queue
@@ -256,27 +280,21 @@ class SocketProtocol(WebSocketProtocol):
             or self.trackedTimings
             or self.maskServerFrames
             or self.autoFragmentSize
-        ):
-            return False
-        global _last_frame
-        last_text, frame, length = _last_frame
-        if text is not last_text:
-            frame, length = _text_frame(text)
-            _last_frame = (text, frame, length)
-        if 0 < self.maxMessagePayloadSize < length:
-            return False
+        )
+
+    def _write_frame_bytes(self, data: bytes) -> None:
+        """Write frames now if they are the turn's first for this socket, else at the turn's end after the others."""
         if self._frames is not None:
-            self._frames.append(frame)
-            return True
-        write_now(self.transport, frame)
+            self._frames.append(data)
+            return
+        write_now(self.transport, data)
         self._close_if_behind()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return True  # a sync caller: every frame is written at once
+            return  # a sync caller: every frame is written at once
         self._frames = []
         _write_at_turn_end(loop, self)
-        return True
 
     def _write_frames(self) -> None:
         """Write the frames that followed the turn's first in one piece, unless the connection went away; then check the client keeps up."""
@@ -293,8 +311,23 @@ class SocketProtocol(WebSocketProtocol):
         super().sendData(data, sync, chopsize)
 
     def send_text_now(self, text: str) -> None:
-        """Send a text frame now, synchronously, as the application's `websocket.send` would (the SCOPE_SEND_TEXT_NOW extension)."""
+        """Send a text frame now, synchronously, as the application's `websocket.send` would."""
         self.serverSend(text, False)
+
+    def send_texts_now(self, texts: Sequence[str]) -> None:
+        """Send text frames now, synchronously, in order, in one write when they take this module's path (the SCOPE_SEND_TEXTS_NOW extension)."""
+        if len(texts) == 1:
+            self.serverSend(texts[0], False)
+            return
+        if self.slow_reader or self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+            return  # dropped, as serverSend drops them
+        if self._frames_written_here():
+            frames, lengths = zip(*map(_frame_of, texts))
+            if not 0 < self.maxMessagePayloadSize < max(lengths):
+                self._write_frame_bytes(b"".join(frames))
+                return
+        for text in texts:
+            self.serverSend(text, False)
 
     def onClose(self, wasClean, code, reason):
         """Tell the application the socket closed with 4409 when that is why (autobahn may report 1006)."""
@@ -421,9 +454,9 @@ class DedwenServer(Server):
         super().__init__(*args, **kwargs)
 
     def create_application(self, protocol, scope):
-        """Make the application for a connection; a dedwen socket's scope offers SCOPE_SEND_TEXT_NOW."""
+        """Make the application for a connection; a dedwen socket's scope offers SCOPE_SEND_TEXTS_NOW."""
         if isinstance(protocol, SocketProtocol):
-            scope["extensions"] = {**scope.get("extensions", {}), SCOPE_SEND_TEXT_NOW: protocol.send_text_now}
+            scope["extensions"] = {**scope.get("extensions", {}), SCOPE_SEND_TEXTS_NOW: protocol.send_texts_now}
         return super().create_application(protocol, scope)
 
     def protocol_disconnected(self, protocol):

@@ -22,12 +22,15 @@ from realtime import db, registry
 from realtime.auth import authenticator
 from realtime.consumer import SocketConsumer
 from realtime.errors import NotFound
+from realtime.layers import InProcessChannelLayer
 from realtime.protocol import (
+    EVENT_DEVICE_REVOKED,
     EVENT_FRAME,
     ClientFrame,
     CloseCode,
     ErrorCode,
     ServerFrame,
+    device_group,
     user_group,
 )
 from realtime.publish import encode_frame
@@ -505,7 +508,51 @@ async def test_a_frame_published_to_an_idle_socket_is_written_at_once_where_the_
         await get_channel_layer().group_send(user_group(alice.pk), {"type": EVENT_FRAME, "text": text})
         relayed = await client.next_text(lambda received: '"notification"' in received)
     assert relayed == text
-    assert client.written_now == [text]  # by the delivering task, without waking the socket's
+    assert client.written_now == [[text]]  # by the delivering task, without waking the socket's
+
+
+def frames_out(frame_type: str) -> float:
+    """Return dedwen_ws_frames_total for frames of this type sent so far by this process."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("dedwen_ws_frames_total", {"direction": "out", "type": frame_type}) or 0.0
+
+
+async def test_the_frames_one_batch_brings_an_idle_socket_leave_in_one_write_each_counted(alice, device_of):
+    minted = await orm(device_of, alice)
+    texts = [encode_frame(MessagingServerFrame.NOTIFICATION, {"id": n, "text": "hi"}) for n in (1, 2)]
+    async with socket_client(send_text_now=True) as client:
+        await client.authenticate(minted.token)
+        await client.send_frame(ClientFrame.PING, {})
+        await client.next_frame(ServerFrame.PONG)
+        before = frames_out(MessagingServerFrame.NOTIFICATION)
+        await get_channel_layer().group_send_batch(
+            [([user_group(alice.pk)], {"type": EVENT_FRAME, "text": text, "frame_type": str(MessagingServerFrame.NOTIFICATION)}) for text in texts]
+        )
+        relayed = [await client.next_text(lambda received: '"notification"' in received) for _ in texts]
+        assert frames_out(MessagingServerFrame.NOTIFICATION) == before + 2
+    assert relayed == texts
+    if isinstance(get_channel_layer(), InProcessChannelLayer):  # on Redis, each went as its own PUBLISH
+        assert client.written_now == [texts]
+
+
+async def test_frames_ahead_of_a_revocation_in_one_batch_leave_and_the_revocation_closes_the_socket(alice, device_of):
+    minted = await orm(device_of, alice)
+    before, after = (encode_frame(MessagingServerFrame.NOTIFICATION, {"id": n, "text": "hi"}) for n in (1, 2))
+    async with socket_client(send_text_now=True) as client:
+        await client.authenticate(minted.token)
+        await client.send_frame(ClientFrame.PING, {})
+        await client.next_frame(ServerFrame.PONG)
+        await get_channel_layer().group_send_batch(
+            [
+                ([user_group(alice.pk)], {"type": EVENT_FRAME, "text": before}),
+                ([device_group(minted.device.pk)], {"type": EVENT_DEVICE_REVOKED, "at": time.time()}),
+                ([user_group(alice.pk)], {"type": EVENT_FRAME, "text": after}),
+            ]
+        )
+        assert await client.next_text(lambda received: '"notification"' in received) == before
+        assert await client.closed_with() == CloseCode.FORBIDDEN  # the frame behind it never left
+    assert client.written_now == [[before]]
 
 
 async def test_a_frame_published_while_the_socket_handles_a_frame_follows_that_frames_answer(alice, device_of, handlers):

@@ -20,7 +20,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
-from realtime.protocol import SCOPE_SEND_TEXT_NOW, ClientFrame, CloseCode, ServerFrame
+from realtime.protocol import SCOPE_SEND_TEXTS_NOW, ClientFrame, CloseCode, ServerFrame
 from realtime.server import DedwenServer, SocketProtocol
 from tests.support.messaging import direct
 from tests.support.realtime import (
@@ -251,7 +251,7 @@ async def test_the_server_gives_each_socket_a_send_that_writes_its_frame_at_once
     frame = '{"type":"presence","data":{"user_id":1,"status":"online"}}'
 
     async def application(scope, receive, send):
-        scope["extensions"][SCOPE_SEND_TEXT_NOW](frame)
+        scope["extensions"][SCOPE_SEND_TEXTS_NOW]([frame])
 
     server = DedwenServer(application, endpoints=["tcp:port=0:interface=127.0.0.1"])  # not listening: only the application is made
     server.connections = {protocol: {}}
@@ -274,6 +274,29 @@ async def test_the_frames_that_follow_a_sockets_first_in_one_loop_turn_leave_in_
     assert ours.transport.written == autobahns.transport.written
     ours.send_text_now(frames[0])  # a new turn: at once again
     assert ours.transport.writes == 3
+
+
+async def test_frames_sent_together_leave_in_one_write_framed_as_autobahn_frames_them():
+    # What one delivery brings a socket (a presence tick's arrivals) is one send to the kernel.
+    ours, autobahns = open_protocol(), open_protocol()
+    frames = [f'{{"type":"presence","data":{{"user_id":{n}}}}}' for n in range(3)] + ['{"type":"x","data":"' + "y" * 300 + '"}']
+    ours.send_texts_now(frames)
+    for frame in frames:
+        autobahns.sendMessage(frame.encode("utf-8"), False)
+    assert ours.transport.writes == 1
+    assert ours.transport.written == autobahns.transport.written
+    ours.send_texts_now(frames[:2])  # the same turn: after the first write, they wait for its end
+    assert ours.transport.writes == 1
+    await asyncio.sleep(0)
+    assert ours.transport.writes == 2
+    assert ours.transport.written == autobahns.transport.written + autobahns.transport.written[: len(frames[0]) + len(frames[1]) + 4]
+
+
+def test_frames_sent_together_to_a_closing_socket_are_dropped():
+    protocol = open_protocol()
+    protocol.state = SocketProtocol.STATE_CLOSING
+    protocol.send_texts_now(['{"type":"presence","data":{}}', '{"type":"presence","data":{}}'])
+    assert protocol.transport.written == b""
 
 
 async def test_a_frame_autobahn_sends_follows_the_frames_waiting_for_the_turn_end():

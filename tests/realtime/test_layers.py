@@ -231,7 +231,7 @@ async def test_in_process_a_batch_for_a_full_channel_is_logged_and_still_reaches
     await layer.send(alice_tab, waiting)  # alice's tab is slow: one message already waits
     first, second = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second"))
     await layer.group_send_batch([([user_group(91), user_group(92)], first), ([user_group(91), user_group(92)], second)])
-    assert f"message for group {user_group(91)} not delivered to {alice_tab}" in caplog.text
+    assert f"group messages not delivered to {alice_tab}: 1" in caplog.text
     assert [await first_of(layer, alice_tab) for _ in range(2)] == [waiting, first]
     assert [await first_of(layer, bob_tab) for _ in range(2)] == [first, second]
 
@@ -317,18 +317,18 @@ async def caught_up(layer, member: str, group: str) -> None:
 
 
 def taking(into: list):
-    """Return a direct receiver that takes every message, recording it."""
-    def receiver(message: dict) -> bool:
-        into.append(message)
-        return True
+    """Return a direct receiver that takes every message, recording each hand-over's messages."""
+    def receiver(messages) -> int:
+        into.append(list(messages))
+        return len(messages)
     return receiver
 
 
 def declining(into: list):
-    """Return a direct receiver that declines every message (busy), recording the offer."""
-    def receiver(message: dict) -> bool:
-        into.append(message)
-        return False
+    """Return a direct receiver that declines every message (busy), recording each offer's messages."""
+    def receiver(messages) -> int:
+        into.append(list(messages))
+        return 0
     return receiver
 
 
@@ -344,7 +344,7 @@ async def test_an_idle_channels_messages_go_to_its_direct_receiver_instead_of_it
     await layer.group_send_many(many_groups(71), second)  # a multicast too
     assert [await first_of(layer, bob_tab) for _ in range(2)] == [first, second]  # bob has no receiver: queued
     await caught_up(layer, bob_tab, user_group(72))
-    assert taken == [first, second]
+    assert taken == [[first], [second]]
     layer.receive_directly(alice_tab, None)
     await layer.group_send(user_group(71), first)
     assert await first_of(layer, alice_tab) == first  # no receiver any more: queued again
@@ -361,8 +361,93 @@ async def test_a_message_declined_by_the_direct_receiver_is_queued_and_so_is_eve
     await layer.group_send(user_group(73), first)
     await layer.group_send(user_group(73), second)
     await caught_up(layer, bob_tab, user_group(74))
-    assert offered == [first]  # the second came behind a queued one: offering it would pass it
+    assert offered == [[first]]  # the second came behind a queued one: offering it would pass it
     assert [await first_of(layer, alice_tab) for _ in range(2)] == [first, second]
+
+
+def taking_only(count: int, into: list):
+    """Return a direct receiver that takes the first `count` messages of each hand-over (then it is busy), recording them."""
+    def receiver(messages) -> int:
+        into.append(list(messages))
+        return min(count, len(messages))
+    return receiver
+
+
+@pytest.mark.parametrize("addressed", [[user_group(75)], many_groups(75)], ids=["to the group", "as a multicast"])
+async def test_a_batchs_messages_for_one_idle_channel_reach_its_receiver_in_one_hand_over_in_order(addressed):
+    layer = get_channel_layer()
+    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add_many([user_group(75)], alice_tab)
+    await layer.group_add_many([user_group(76)], bob_tab)
+    taken = []
+    layer.receive_directly(alice_tab, taking(taken))
+    first, second, third = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second", "third"))
+    await layer.group_send_batch([(addressed, first), (addressed, second), (addressed, third)])
+    await caught_up(layer, bob_tab, user_group(76))
+    if len(addressed) >= MULTICAST_MIN_GROUPS or isinstance(layer, InProcessChannelLayer):
+        assert taken == [[first, second, third]]  # a presence tick's frames: one call, one write
+    else:  # one PUBLISH each to a group of few: each arrives on its own
+        assert taken == [[first], [second], [third]]
+
+
+async def test_what_the_direct_receiver_leaves_of_a_hand_over_is_queued_in_order():
+    layer = get_channel_layer()
+    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add_many([user_group(77)], alice_tab)
+    await layer.group_add_many([user_group(78)], bob_tab)
+    offered = []
+    layer.receive_directly(alice_tab, taking_only(1, offered))
+    first, second, third = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second", "third"))
+    await layer.group_send_batch([(many_groups(77), first), (many_groups(77), second), (many_groups(77), third)])
+    await caught_up(layer, bob_tab, user_group(78))
+    assert offered == [[first, second, third]]
+    assert [await first_of(layer, alice_tab) for _ in range(2)] == [second, third]
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_a_multicast_in_the_single_form_of_the_release_before_is_still_delivered():
+    layer = get_channel_layer()
+    loop_layer = layer._get_layer()
+    alice_tab = await layer.new_channel()
+    await layer.group_add_many([user_group(79)], alice_tab)
+    message = {"type": EVENT_FRAME, "text": "from an older process"}
+    names = [loop_layer._get_group_channel_name(group) for group in many_groups(79)]
+    payload = layer.serialize({"groups": names, "message": message})
+    await loop_layer._get_shard(loop_layer.multicast_channel).publish(loop_layer.multicast_channel, payload)
+    assert await first_of(layer, alice_tab) == message
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_a_lone_multicast_keeps_the_single_form_and_a_run_of_them_is_one_publish(monkeypatch):
+    layer = get_channel_layer()
+    loop_layer = layer._get_layer()
+    alice_tab = await layer.new_channel()
+    await layer.group_add_many([user_group(80)], alice_tab)
+    shard = loop_layer._get_shard(loop_layer.multicast_channel)
+    published: list[list[tuple[str, bytes]]] = []
+    real = shard.publish_pairs
+
+    async def recording(publishes):
+        published.append(list(publishes))
+        await real(publishes)
+
+    monkeypatch.setattr(shard, "publish_pairs", recording)
+    first, second = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second"))
+    await layer.group_send_batch([(many_groups(80), first)])
+    await layer.group_send_batch([(many_groups(80), first), (many_groups(80), second)])
+    envelopes = [layer.deserialize(payload) for publishes in published for _, payload in publishes]
+    assert [sorted(envelope) for envelope in envelopes] == [["groups", "message"], ["batch"]]
+    assert [message for _, message in envelopes[1]["batch"]] == [first, second]
+    assert [await first_of(layer, alice_tab) for _ in range(3)] == [first, first, second]
+
+
+async def test_a_group_message_between_multicasts_keeps_its_place():
+    layer = get_channel_layer()
+    alice_tab = await layer.new_channel()
+    await layer.group_add_many([user_group(81)], alice_tab)
+    first, between, last = ({"type": EVENT_FRAME, "text": text} for text in ("first", "between", "last"))
+    await layer.group_send_batch([(many_groups(81), first), ([user_group(81)], between), (many_groups(81), last)])
+    assert [await first_of(layer, alice_tab) for _ in range(3)] == [first, between, last]
 
 
 async def receiving_on(layer, count: int) -> list[tuple[str, asyncio.Task]]:

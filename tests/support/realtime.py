@@ -43,7 +43,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from realtime.errors import JsonableError, as_error_data
-from realtime.protocol import SCOPE_SEND_TEXT_NOW, ClientFrame, ServerFrame
+from realtime.protocol import SCOPE_SEND_TEXTS_NOW, ClientFrame, ServerFrame
 
 WAIT = 5.0  # seconds: the bound on every wait for a frame or a close
 
@@ -150,12 +150,13 @@ class SocketClient:
 
     def __init__(self, communicator: WebsocketCommunicator) -> None:
         self.communicator = communicator
-        self.written_now: list[str] = []  # frames the consumer wrote through SCOPE_SEND_TEXT_NOW
+        self.written_now: list[list[str]] = []  # each write the consumer made through SCOPE_SEND_TEXTS_NOW: its frames
 
-    def send_text_now(self, text: str) -> None:
-        """Play daphne's SCOPE_SEND_TEXT_NOW: the frame reaches the client at once, in order with the others."""
-        self.written_now.append(text)
-        self.communicator.output_queue.put_nowait({"type": "websocket.send", "text": text})
+    def send_texts_now(self, texts: list[str]) -> None:
+        """Play daphne's SCOPE_SEND_TEXTS_NOW: the frames reach the client at once, in order with the others."""
+        self.written_now.append(list(texts))
+        for text in texts:
+            self.communicator.output_queue.put_nowait({"type": "websocket.send", "text": text})
 
     async def send_text(self, text: str) -> None:
         await self.communicator.send_to(text_data=text)
@@ -208,14 +209,14 @@ class SocketClient:
 async def socket_client(*, path: str = "/ws/", headers: list[tuple[bytes, bytes]] | None = None, send_text_now: bool = False):
     """Connect an in-process client to the WebSocket application; disconnect it afterwards.
 
-    `send_text_now`: the server offers SCOPE_SEND_TEXT_NOW, as dedwen's daphne does (`client.written_now`).
+    `send_text_now`: the server offers SCOPE_SEND_TEXTS_NOW, as dedwen's daphne does (`client.written_now`).
     """
     from realtime.routing import websocket_application
 
     communicator = WebsocketCommunicator(websocket_application, path, headers=headers or [])
     client = SocketClient(communicator)
     if send_text_now:  # the application reads its scope once it runs, in connect()
-        communicator.scope["extensions"] = {SCOPE_SEND_TEXT_NOW: client.send_text_now}
+        communicator.scope["extensions"] = {SCOPE_SEND_TEXTS_NOW: client.send_texts_now}
     connected, _ = await communicator.connect(timeout=WAIT)
     assert connected, "handshake refused"
     try:
