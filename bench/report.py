@@ -105,15 +105,17 @@ def goals(results: dict, server: str) -> list[dict]:
     for key, label in MESSAGE_WORKLOADS[1:]:
         v = _get(results, server, key, "server_cpu_us_per_op")
         row("2", f"server CPU per message ({label}), ms", None if v is None else v / 1000, f"≤ {limit / 1000:g} ms", at_most(v, limit))
-    # Item 3: connects.
-    v = _ratio(_get(results, server, "connect", "per_s"), _get(results, b, "connect", "per_s"))
-    row("3", "connects/s vs B", v, "≥ 1.0×", at_least(v, 1.0))
-    v = _ratio(_get(results, "D", "connect", "per_s"), _get(results, b, "connect", "per_s"))
-    row("3", "daphne's own floor: D's connects/s vs B", v, "(reported)", None)
-    v = _get(results, server, "connect", "latency_ms", "p99")
+    # Item 3: connects, judged on the back-to-back rounds when the run has them (bench.run.connect_rounds).
+    v, shown = _connect_ratio(results, server, b)
+    row("3", "connects/s vs B", shown, "≥ 1.0×", at_least(v, 1.0), "{}")
+    v, shown = _connect_ratio(results, "D", b)
+    row("3", "daphne's own floor: D's connects/s vs B", shown, "(reported)", None, "{}")
+    v, shown = _connect_p99(results, server)
     conc = _get(results, server, "connect", "concurrency")
-    row("3", f"connect p99 at concurrency {conc or 50}, ms", v, "≤ 150", at_most(v, 150), "{:.0f}")
+    row("3", f"connect p99 at concurrency {conc or 50}, ms", shown, "≤ 150", at_most(v, 150), "{}")
     v = _get(results, server, "log_errors")
+    if v is not None:
+        v += sum((measured.get(server) or {}).get("log_errors") or 0 for measured in results.get("connect_rounds") or [])
     row("3", "errors logged by the server in the run", v, "0", None if v is None else v == 0, "{}")
     # Item 4: large groups.
     setup = _get(results, server, "fanout_setup") or {}
@@ -143,6 +145,67 @@ def goals(results: dict, server: str) -> list[dict]:
         met, seen = _clean(_get(results, server, workload), base=b)
         row("kept", f"{workload}: {seen}", "", "no drop, no abnormal close", met, "{}")
     return rows
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _round_figures(results: dict, server: str, *path) -> list:
+    """The figure of each connect round (None where that round has no figure for the server)."""
+    figures = []
+    for measured in results.get("connect_rounds") or []:
+        node = measured.get(server)
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        figures.append(node)
+    return figures
+
+
+def _connect_ratio(results: dict, server: str, base: str) -> tuple[float | None, str | None]:
+    """connects/s of `server` over `base`: the median of the rounds' ratios (each pair measured back to back), else the suite's."""
+    pairs = zip(_round_figures(results, server, "per_s"), _round_figures(results, base, "per_s"))
+    ratios = [mine / theirs for mine, theirs in pairs if mine is not None and theirs]
+    if ratios:
+        median = _median(ratios)
+        return median, f"{median:.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    v = _ratio(_get(results, server, "connect", "per_s"), _get(results, base, "connect", "per_s"))
+    return v, None if v is None else f"{v:.2f}"
+
+
+def _connect_p99(results: dict, server: str) -> tuple[float | None, str | None]:
+    """The connect p99 of `server`, ms: the median of the rounds', else the suite's."""
+    figures = [v for v in _round_figures(results, server, "latency_ms", "p99") if v is not None]
+    if figures:
+        median = _median(figures)
+        return median, f"{median:.0f} (rounds: {', '.join(f'{v:.0f}' for v in figures)})"
+    v = _get(results, server, "connect", "latency_ms", "p99")
+    return v, None if v is None else f"{v:.0f}"
+
+
+def rounds_table(results: dict) -> list[str]:
+    """Each connect round's figures: connects/s, p99 and server CPU per connect, by server."""
+    rounds = results.get("connect_rounds") or []
+    servers = [s for s in ORDER if any(s in measured for measured in rounds)]
+    if not servers:
+        return []
+    lines = ["| round | figure | " + " | ".join(servers) + " |", "|---|---|" + "---|" * len(servers)]
+    for number, measured in enumerate(rounds, 1):
+        for figure, path, spec in (
+            ("connects/s", ("per_s",), "{:.1f}"),
+            ("p99 ms", ("latency_ms", "p99"), "{:.0f}"),
+            ("server CPU µs/connect", ("server_cpu_us_per_op",), "{:.0f}"),
+        ):
+            cells = []
+            for server in servers:
+                node = measured.get(server)
+                for key in path:
+                    node = node.get(key) if isinstance(node, dict) else None
+                cells.append(_fmt(node, spec))
+            lines.append(f"| {number} | {figure} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def serve_comparison(results: dict) -> dict | None:
@@ -329,10 +392,21 @@ def markdown(results: dict) -> str:
             "Item numbers are issue 13's; \"kept\" rows were met in issue 7. dedwen-redis is compared with B-redis and "
             "B-chat-redis (PostgreSQL + RedisPubSubChannelLayer), embedded dedwen with B and B-chat (SQLite + "
             "InMemoryChannelLayer). The paced workload runs every server of a family at half its B-chat's best "
-            "closed-loop acks/s (message_max or message_senders) of this run."
+            "closed-loop acks/s (message_max or message_senders) of this run. The connect goals are judged on the "
+            "connect rounds below when the run has them: the median of each round's ratio, the two servers measured "
+            "one after the other."
         )
         out.append("")
     out += ["## Figures", ""] + figures_table(results) + [""]
+    rounds = rounds_table(results)
+    if rounds:
+        out += [
+            "## Connect rounds",
+            "",
+            "After the suite, the connect workload again, server after server, forward then backward "
+            "(`bench.run.connect_rounds`); a round's servers are measured seconds apart, not minutes.",
+            "",
+        ] + rounds + [""]
     layers = layer_table(results)
     if layers:
         out += ["## Channel layers: core RedisChannelLayer vs RedisPubSubChannelLayer (stock settings, server B)", ""] + layers + [""]

@@ -395,6 +395,50 @@ async def run_server(
     return out
 
 
+# The servers the connect goals compare (and daphne's floor), measured again back to back after the
+# suite, CONNECT_ROUNDS times, in alternating order: a connect workload lasts a few seconds, and
+# servers measured minutes apart on a machine whose speed drifts gave ratios from 0.55× to 1.63×
+# for the same code (docs/performance.md). The report judges the connect goals on these rounds.
+ROUND_SERVERS = ["D", "B", "dedwen", "B-redis", "dedwen-redis"]
+CONNECT_ROUNDS = 3
+
+
+def connect_rounds(
+    names: list[str], world: worlds.World, world_path: Path, prof: Profile, seeded: dict[str, dict], log_dir: Path, log
+) -> list[dict]:
+    """Measure the connect workload of each server CONNECT_ROUNDS times, one server after another, forward then backward."""
+    rounds = []
+    for number in range(CONNECT_ROUNDS):
+        order = names if number % 2 == 0 else names[::-1]
+        log(f"==> connect round {number + 1} of {CONNECT_ROUNDS}: {', '.join(order)}")
+        measured: dict[str, dict] = {}
+        for name in order:
+            creds = seeded.get("postgresql" if name == "dedwen-redis" else "sqlite") if name.startswith("dedwen") else None
+            if name.startswith("dedwen") and creds is None:
+                continue
+            if name.startswith(("B-", "dedwen-redis")):
+                flush_redis()
+            try:
+                server = start_server(name, launch.free_port(), world_path, log_dir / f"connect-round-{number + 1}")
+            except Exception as exc:  # noqa: BLE001
+                measured[name] = {"error": f"could not start: {exc}"[:2000]}
+                continue
+            try:
+                target = target_for(name, server, world, creds)
+                work = client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency, limit=40)
+                result = asyncio.run(client.measured(server, work))
+                result.pop("cdf_ms", None)
+            except Exception as exc:  # noqa: BLE001
+                result = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            finally:
+                server.stop()
+            result["log_errors"] = log_errors(server.log_path)
+            measured[name] = result
+            log(f"   {name:<15} {'connect':<22} {summary(result)}")
+        rounds.append(measured)
+    return rounds
+
+
 def summary(result: dict) -> str:
     if "error" in result:
         return "ERROR " + result["error"]
@@ -494,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     log(f"==> profile {args.profile}; servers {', '.join(names)}; open files {nofile}; pinned={pinned}")
     suite_t0 = time.monotonic()
+    seeded: dict[str, dict] = {}  # the credentials of each dedwen database as last seeded: "sqlite", "postgresql"
     for name in names:
         t0 = time.monotonic()
         log(f"==> {name}")
@@ -503,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush_redis()
             if name.startswith("dedwen"):
                 creds = seed_dedwen(name, world_path, work / f"{name}-creds.json")
+                seeded["postgresql" if name == "dedwen-redis" else "sqlite"] = creds
             if name.startswith("B-chat"):
                 migrate_chat(name, work)
             server = start_server(name, launch.free_port(), world_path, work / "logs")
@@ -523,6 +569,9 @@ def main(argv: list[str] | None = None) -> int:
             results["servers"].setdefault(name, {})["log_tail"] = server.log_tail(1500)
             results["servers"][name]["log_errors"] = log_errors(server.log_path)
         results["servers"][name]["wall_s"] = round(time.monotonic() - t0, 1)
+    rounds = [name for name in ROUND_SERVERS if name in names and "connect" in PLANS[name] and (only is None or "connect" in only)]
+    if any(name.startswith("dedwen") for name in rounds):
+        results["connect_rounds"] = connect_rounds(rounds, world, world_path, prof, seeded, work / "logs", log)
     results["wall_s"] = round(time.monotonic() - suite_t0, 1)
     (out_dir / "latest.json").write_text(json.dumps(results, indent=1))
     log(f"==> wrote {out_dir / 'latest.json'} in {results['wall_s']}s")
