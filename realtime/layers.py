@@ -660,8 +660,11 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
             found = [members for members in map(member_sets, names) if members]
             for channel in found[0] if len(found) == 1 else set().union(*found):  # each member once
                 by_channel.setdefault(channel, []).append(message)
+        inboxes = self.channels
         for channel, messages in by_channel.items():
-            self.deliver(channel, messages)
+            inbox = inboxes.get(channel)
+            if inbox is not None:
+                inbox.offer_or_put(messages)  # decoded with the envelope
 
     def deliver(self, channel: str, messages: Sequence[dict | bytes]) -> None:
         """Hand messages to a channel of this process: to its direct receiver when nothing is queued, else to its queue."""
