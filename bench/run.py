@@ -395,22 +395,22 @@ async def run_server(
     return out
 
 
-# The servers the connect goals compare (and daphne's floor), measured again back to back after the
-# suite, CONNECT_ROUNDS times, in alternating order: a connect workload lasts a few seconds, and
-# servers measured minutes apart on a machine whose speed drifts gave ratios from 0.55× to 1.63×
-# for the same code (docs/performance.md). The report judges the connect goals on these rounds.
-ROUND_SERVERS = ["D", "B", "dedwen", "B-redis", "dedwen-redis"]
-CONNECT_ROUNDS = 3
+# The servers the connect and relay goals compare (and daphne's floor), measured again back to back
+# after the suite, ROUNDS times, in alternating order. A connect or relay workload lasts a few
+# seconds, and servers measured minutes apart on a machine whose speed drifts gave ratios from
+# 0.55× to 1.63× for the same code (docs/performance.md). The report judges those goals on the
+# rounds. Each server runs the connect workload, then R, D and dedwen the relay at the top paced
+# rate, as in the suite.
+ROUND_SERVERS = ["R", "D", "B", "dedwen", "B-redis", "dedwen-redis"]
+ROUNDS = 3
 
 
-def connect_rounds(
-    names: list[str], world: worlds.World, world_path: Path, prof: Profile, seeded: dict[str, dict], log_dir: Path, log
-) -> list[dict]:
-    """Measure the connect workload of each server CONNECT_ROUNDS times, one server after another, forward then backward."""
-    rounds = []
-    for number in range(CONNECT_ROUNDS):
+def rounds(names: list[str], world: worlds.World, world_path: Path, prof: Profile, seeded: dict[str, dict], log_dir: Path, log) -> list[dict]:
+    """Measure each server's connect and relay workloads ROUNDS times, one server after another, forward then backward."""
+    measured_rounds = []
+    for number in range(ROUNDS):
         order = names if number % 2 == 0 else names[::-1]
-        log(f"==> connect round {number + 1} of {CONNECT_ROUNDS}: {', '.join(order)}")
+        log(f"==> round {number + 1} of {ROUNDS}: {', '.join(order)}")
         measured: dict[str, dict] = {}
         for name in order:
             creds = seeded.get("postgresql" if name == "dedwen-redis" else "sqlite") if name.startswith("dedwen") else None
@@ -419,24 +419,38 @@ def connect_rounds(
             if name.startswith(("B-", "dedwen-redis")):
                 flush_redis()
             try:
-                server = start_server(name, launch.free_port(), world_path, log_dir / f"connect-round-{number + 1}")
+                server = start_server(name, launch.free_port(), world_path, log_dir / f"round-{number + 1}")
             except Exception as exc:  # noqa: BLE001
                 measured[name] = {"error": f"could not start: {exc}"[:2000]}
                 continue
             try:
-                target = target_for(name, server, world, creds)
-                work = client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency, limit=40)
-                result = asyncio.run(client.measured(server, work))
-                result.pop("cdf_ms", None)
+                out = asyncio.run(_round(name, target_for(name, server, world, creds), world, prof, server))
             except Exception as exc:  # noqa: BLE001
-                result = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+                out = {"error": f"{type(exc).__name__}: {exc}"[:300]}
             finally:
                 server.stop()
-            result["log_errors"] = log_errors(server.log_path)
-            measured[name] = result
-            log(f"   {name:<15} {'connect':<22} {summary(result)}")
-        rounds.append(measured)
-    return rounds
+            out["log_errors"] = log_errors(server.log_path)
+            measured[name] = out
+            for key, result in out.items():
+                if isinstance(result, dict):
+                    log(f"   {name:<15} {key:<22} {summary(result)}")
+        measured_rounds.append(measured)
+    return measured_rounds
+
+
+async def _round(name: str, target: Target, world: worlds.World, prof: Profile, server: launch.Server) -> dict:
+    """One server's part of a round: the connect workload, then the relay at the top paced rate (without their CDFs)."""
+    out = {"connect": await client.measured(server, client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency, limit=40))}
+    if "relay" in PLANS[name] and not name.startswith("B"):  # the relay p99 goal compares dedwen with R (and D)
+        if target.dedwen:  # the connect's users go offline after the grace: not during the relay
+            await asyncio.sleep(client.PRESENCE_GRACE + 1.0)
+            await client.settle(server, limit=30)
+        pairs = await client.open_pairs(target, world, world.pairs)
+        top = max(prof.relay_rates)
+        out[f"relay_{top}"] = await client.measured(server, client.relay(pairs, rate=top, duration=prof.relay_seconds))
+    for result in out.values():
+        result.pop("cdf_ms", None)
+    return out
 
 
 def summary(result: dict) -> str:
@@ -569,9 +583,9 @@ def main(argv: list[str] | None = None) -> int:
             results["servers"].setdefault(name, {})["log_tail"] = server.log_tail(1500)
             results["servers"][name]["log_errors"] = log_errors(server.log_path)
         results["servers"][name]["wall_s"] = round(time.monotonic() - t0, 1)
-    rounds = [name for name in ROUND_SERVERS if name in names and "connect" in PLANS[name] and (only is None or "connect" in only)]
-    if any(name.startswith("dedwen") for name in rounds):
-        results["connect_rounds"] = connect_rounds(rounds, world, world_path, prof, seeded, work / "logs", log)
+    again = [name for name in ROUND_SERVERS if name in names and (only is None or {"connect", "relay"} <= only)]
+    if any(name.startswith("dedwen") for name in again):
+        results["rounds"] = rounds(again, world, world_path, prof, seeded, work / "logs", log)
     results["wall_s"] = round(time.monotonic() - suite_t0, 1)
     (out_dir / "latest.json").write_text(json.dumps(results, indent=1))
     log(f"==> wrote {out_dir / 'latest.json'} in {results['wall_s']}s")
