@@ -316,20 +316,32 @@ async def caught_up(layer, member: str, group: str) -> None:
     assert await asyncio.wait_for(layer.receive(member), 5) == {"type": EVENT_FRAME, "text": "marker"}
 
 
-def taking(into: list):
-    """Return a direct receiver that takes every message, recording each hand-over's messages."""
+def taking_only(count: float, into: list):
+    """Return a direct receiver that takes the first `count` messages of each hand-over (then it is busy), recording them."""
     def receiver(messages) -> int:
         into.append(list(messages))
-        return len(messages)
+        return int(min(count, len(messages)))
     return receiver
+
+
+def taking(into: list):
+    """Return a direct receiver that takes every message, recording each hand-over's messages."""
+    return taking_only(float("inf"), into)
 
 
 def declining(into: list):
     """Return a direct receiver that declines every message (busy), recording each offer's messages."""
-    def receiver(messages) -> int:
-        into.append(list(messages))
-        return 0
-    return receiver
+    return taking_only(0, into)
+
+
+async def tabs_in(layer, *groups: str) -> list[str]:
+    """Return a new channel of this process for each group, joined to it (alice's tab, bob's tab, ...)."""
+    channels = []
+    for group in groups:
+        channel = await layer.new_channel()
+        await layer.group_add_many([group], channel)
+        channels.append(channel)
+    return channels
 
 
 async def test_an_idle_channels_messages_go_to_its_direct_receiver_instead_of_its_queue():
@@ -352,9 +364,7 @@ async def test_an_idle_channels_messages_go_to_its_direct_receiver_instead_of_it
 
 async def test_a_message_declined_by_the_direct_receiver_is_queued_and_so_is_every_one_behind_it():
     layer = get_channel_layer()
-    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
-    await layer.group_add_many([user_group(73)], alice_tab)
-    await layer.group_add_many([user_group(74)], bob_tab)
+    alice_tab, bob_tab = await tabs_in(layer, user_group(73), user_group(74))
     offered = []
     layer.receive_directly(alice_tab, declining(offered))
     first, second = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second"))
@@ -365,20 +375,10 @@ async def test_a_message_declined_by_the_direct_receiver_is_queued_and_so_is_eve
     assert [await first_of(layer, alice_tab) for _ in range(2)] == [first, second]
 
 
-def taking_only(count: int, into: list):
-    """Return a direct receiver that takes the first `count` messages of each hand-over (then it is busy), recording them."""
-    def receiver(messages) -> int:
-        into.append(list(messages))
-        return min(count, len(messages))
-    return receiver
-
-
 @pytest.mark.parametrize("addressed", [[user_group(75)], many_groups(75)], ids=["to the group", "as a multicast"])
 async def test_a_batchs_messages_for_one_idle_channel_reach_its_receiver_in_one_hand_over_in_order(addressed):
     layer = get_channel_layer()
-    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
-    await layer.group_add_many([user_group(75)], alice_tab)
-    await layer.group_add_many([user_group(76)], bob_tab)
+    alice_tab, bob_tab = await tabs_in(layer, user_group(75), user_group(76))
     taken = []
     layer.receive_directly(alice_tab, taking(taken))
     first, second, third = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second", "third"))
@@ -392,9 +392,7 @@ async def test_a_batchs_messages_for_one_idle_channel_reach_its_receiver_in_one_
 
 async def test_what_the_direct_receiver_leaves_of_a_hand_over_is_queued_in_order():
     layer = get_channel_layer()
-    alice_tab, bob_tab = await layer.new_channel(), await layer.new_channel()
-    await layer.group_add_many([user_group(77)], alice_tab)
-    await layer.group_add_many([user_group(78)], bob_tab)
+    alice_tab, bob_tab = await tabs_in(layer, user_group(77), user_group(78))
     offered = []
     layer.receive_directly(alice_tab, taking_only(1, offered))
     first, second, third = ({"type": EVENT_FRAME, "text": text} for text in ("first", "second", "third"))
@@ -408,8 +406,7 @@ async def test_what_the_direct_receiver_leaves_of_a_hand_over_is_queued_in_order
 async def test_a_multicast_in_the_single_form_of_the_release_before_is_still_delivered():
     layer = get_channel_layer()
     loop_layer = layer._get_layer()
-    alice_tab = await layer.new_channel()
-    await layer.group_add_many([user_group(79)], alice_tab)
+    [alice_tab] = await tabs_in(layer, user_group(79))
     message = {"type": EVENT_FRAME, "text": "from an older process"}
     names = [loop_layer._get_group_channel_name(group) for group in many_groups(79)]
     payload = layer.serialize({"groups": names, "message": message})
@@ -421,8 +418,7 @@ async def test_a_multicast_in_the_single_form_of_the_release_before_is_still_del
 async def test_a_lone_multicast_keeps_the_single_form_and_a_run_of_them_is_one_publish(monkeypatch):
     layer = get_channel_layer()
     loop_layer = layer._get_layer()
-    alice_tab = await layer.new_channel()
-    await layer.group_add_many([user_group(80)], alice_tab)
+    [alice_tab] = await tabs_in(layer, user_group(80))
     shard = loop_layer._get_shard(loop_layer.multicast_channel)
     published: list[list[tuple[str, bytes]]] = []
     real = shard.publish_pairs
@@ -443,8 +439,7 @@ async def test_a_lone_multicast_keeps_the_single_form_and_a_run_of_them_is_one_p
 
 async def test_a_group_message_between_multicasts_keeps_its_place():
     layer = get_channel_layer()
-    alice_tab = await layer.new_channel()
-    await layer.group_add_many([user_group(81)], alice_tab)
+    [alice_tab] = await tabs_in(layer, user_group(81))
     first, between, last = ({"type": EVENT_FRAME, "text": text} for text in ("first", "between", "last"))
     await layer.group_send_batch([(many_groups(81), first), ([user_group(81)], between), (many_groups(81), last)])
     assert [await first_of(layer, alice_tab) for _ in range(3)] == [first, between, last]
