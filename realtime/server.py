@@ -167,20 +167,30 @@ def _text_frame(text: str) -> tuple[bytes, int]:
 
 
 # The texts framed lately and their frames: a fan-out or a presence tick writes the same text
-# objects to every member's socket, one after the other, so each is framed once. Bounded: it
-# starts over once it holds FRAMED_KEPT texts.
+# objects to every member's socket, one after the other, so each is framed once. Found by identity
+# (the entry keeps its text alive, so no other object can have its id), never by value: a text
+# written once is not hashed. Bounded: it starts over at FRAMED_KEPT texts or FRAMED_BYTES_KEPT
+# bytes of frames, and a larger frame is not kept.
 FRAMED_KEPT = 64
-_framed: dict[str, tuple[bytes, int]] = {}
+FRAMED_BYTES_KEPT = 1 << 20
+_framed: dict[int, tuple[str, bytes, int]] = {}  # id(text) -> (text, frame, payload length)
+_framed_bytes = 0
 
 
 def _frame_of(text: str) -> tuple[bytes, int]:
     """Return the text's frame and payload length, framed once while it is among the texts framed lately."""
-    found = _framed.get(text)
-    if found is None:
-        if len(_framed) >= FRAMED_KEPT:
+    global _framed_bytes
+    found = _framed.get(id(text))
+    if found is not None:
+        return found[1], found[2]
+    frame, length = _text_frame(text)
+    if len(frame) <= FRAMED_BYTES_KEPT:
+        if len(_framed) >= FRAMED_KEPT or _framed_bytes + len(frame) > FRAMED_BYTES_KEPT:
             _framed.clear()
-        found = _framed[text] = _text_frame(text)
-    return found
+            _framed_bytes = 0
+        _framed[id(text)] = (text, frame, length)
+        _framed_bytes += len(frame)
+    return frame, length
 
 
 class SocketProtocol(WebSocketProtocol):
@@ -221,11 +231,15 @@ class SocketProtocol(WebSocketProtocol):
         handshake began, by raising, which daphne would log as an application error. The frame is
         dropped instead; the application is told of the close by the `websocket.disconnect` that follows.
         """
-        if self.slow_reader or self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+        if self._dropping():
             return  # dropped: the socket is closing, and the client reconnects and syncs
         if binary or not self._send_text_frame(content):
             super().serverSend(content, binary)
             self._close_if_behind()
+
+    def _dropping(self) -> bool:
+        """Return whether frames for this socket are dropped: it is closing, or closed for not reading."""
+        return self.slow_reader or self.state in (self.STATE_CLOSING, self.STATE_CLOSED)
 
     def _close_if_behind(self) -> None:
         """Close the socket with 4409 once the bytes written but not taken by the kernel pass DEDWEN_WS_SEND_BUFFER."""
@@ -319,7 +333,7 @@ class SocketProtocol(WebSocketProtocol):
         if len(texts) == 1:
             self.serverSend(texts[0], False)
             return
-        if self.slow_reader or self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+        if self._dropping():
             return  # dropped, as serverSend drops them
         if self._frames_written_here():
             frames, lengths = zip(*map(_frame_of, texts))

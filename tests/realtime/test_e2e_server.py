@@ -292,6 +292,28 @@ async def test_frames_sent_together_leave_in_one_write_framed_as_autobahn_frames
     assert ours.transport.written == autobahns.transport.written + autobahns.transport.written[: len(frames[0]) + len(frames[1]) + 4]
 
 
+def test_the_frames_kept_for_the_next_socket_are_bounded_in_bytes():
+    # A fan-out frames a text once for all its sockets; what is kept for that stays small, however large the texts.
+    from realtime import server
+
+    large = ['{"type":"presence.snapshot","data":"' + str(n) * 300_000 + '"}' for n in range(8)]
+    for text in large:
+        assert server._frame_of(text) == server._text_frame(text)
+        assert sum(len(frame) for _, frame, _ in server._framed.values()) <= server.FRAMED_BYTES_KEPT
+    huge = "x" * (server.FRAMED_BYTES_KEPT + 1)
+    server._frame_of(huge)
+    assert all(kept is not huge for kept, _, _ in server._framed.values())
+
+
+def test_a_text_is_framed_once_while_it_is_kept():
+    from realtime import server
+
+    text = '{"type":"presence","data":{"user_id":1}}'
+    first, _ = server._frame_of(text)
+    assert server._frame_of(text)[0] is first
+    assert server._frame_of("".join(["{", text[1:]]))[0] is not first  # an equal text of its own is framed again: by identity
+
+
 def test_frames_sent_together_to_a_closing_socket_are_dropped():
     protocol = open_protocol()
     protocol.state = SocketProtocol.STATE_CLOSING
