@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support.server import free_port
+from tests.support.ports import free_port
 
 MASTER = "dedwen"
 STEP = 0.05

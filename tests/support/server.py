@@ -42,6 +42,8 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.support.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 DAPHNE = REPO / ".venv" / "bin" / "daphne"
 START_TIMEOUT = 30.0
@@ -95,13 +97,6 @@ class DaphneServer:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_daphne(*, env: dict[str, str], log_path: Path, timeout: float = START_TIMEOUT) -> DaphneServer:
