@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bench.launch import Server
+from bench.launch import Server, busy_shares, cores_busy
 
 now = time.perf_counter
 NORMAL_CLOSES = {1000, 1001}
@@ -170,10 +170,11 @@ async def settle(server: Server, *, idle_share: float = 0.05, window: float = 0.
 async def measured(server: Server, work, ops_key: str = "ops") -> dict:
     """Run a workload coroutine and add the server CPU it cost (total and per operation)."""
     await settle(server)
-    cpu0 = server.cpu()
+    cpu0, busy0, t0 = server.cpu(), cores_busy(), time.monotonic()
     result = await work
     cpu = server.cpu() - cpu0
     result["server_cpu_s"] = round(cpu, 4)
+    result["cores_busy"] = busy_shares(busy0, time.monotonic() - t0)
     ops = result.get(ops_key) or 0
     result["server_cpu_us_per_op"] = round(cpu / ops * 1e6, 1) if ops else None
     return result

@@ -36,6 +36,21 @@ def pin_client() -> bool:
     return True
 
 
+def cores_busy() -> list[float]:
+    """Return the CPU seconds each core has spent busy (not idle, not waiting on I/O) since boot."""
+    import psutil
+
+    return [sum(times) - times.idle - getattr(times, "iowait", 0.0) for times in psutil.cpu_times(percpu=True)]
+
+
+def busy_shares(before: list[float], seconds: float) -> dict[str, float] | None:
+    """Return how busy the server's and the client's cores were since `before`, as shares of `seconds`."""
+    if not can_pin() or seconds <= 0:
+        return None
+    after = cores_busy()
+    return {role: round((after[core] - before[core]) / seconds, 2) for role, core in (("server", SERVER_CORE), ("client", CLIENT_CORE))}
+
+
 def raise_nofile() -> int:
     """Raise the open-files limit to the hard limit; return it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -329,7 +329,7 @@ async def run_server(
         else:
             out["message_paced"] = {"error": f"not run: {PACED_BY.get(name)} measured no max rate earlier in this run"}
     if "fanout" in plan:
-        t_open, cpu_open, client_cpu_open = time.monotonic(), server.cpu(), time.process_time()
+        t_open, cpu_open, client_cpu_open, busy_open = time.monotonic(), server.cpu(), time.process_time(), launch.cores_busy()
         recording = spy(server, "fanout_setup")
         members, failed = await client.open_many(target, [world.fanout_user(i) for i in range(world.fanout_members)], concurrency=10, limit=45)
         await client.settle(server, limit=60)
@@ -341,6 +341,8 @@ async def run_server(
             "server_cpu_s": round(server.cpu() - cpu_open, 1),
             # The load client reads every frame the server writes: its own CPU bounds the open too.
             "client_cpu_s": round(time.process_time() - client_cpu_open, 1),
+            # The client's core also runs PostgreSQL and Redis: when it is the busy one, the server waits.
+            "cores_busy": launch.busy_shares(busy_open, time.monotonic() - t_open),
             "failures": dict(failed),
         }
         log(f"   {name:<15} {'fanout members open':<22} {out['fanout_setup']['seconds']:5.1f}s  {out['fanout_setup']}")

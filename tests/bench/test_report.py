@@ -63,3 +63,12 @@ def test_without_rounds_the_goals_fall_back_to_the_suite():
     assert goal(rows, "connects/s vs B")["value"] == "0.50"
     assert goal(rows, "connects/s vs B")["met"] is False
     assert goal(rows, "relay p99 at 1000/s vs R")["value"] == "4.00"
+
+
+def test_the_open_goal_shows_how_busy_each_core_was():
+    results = suite_where_dedwen_looks_slow()
+    results["world"] = {"fanout_members": 1000}
+    results["servers"]["dedwen"]["fanout_setup"] = {"members": 1000, "seconds": 12.1, "cores_busy": {"server": 0.68, "client": 0.97}}
+    open_goal = goal(report.goals(results, "dedwen"), "fan-out: open 1000 members of one conversation (judged at 1,000)")
+    assert open_goal["value"] == "12.1 s (1000 of 1000 opened; cores busy: server 68%, client 97%)"
+    assert open_goal["met"] is False
