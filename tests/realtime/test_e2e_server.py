@@ -373,3 +373,89 @@ def test_a_request_upgraded_to_a_websocket_leaves_its_http_channel_and_an_http_o
     assert upgraded_channel.requests == []
     assert http_channel.requests == [answered]
     assert all("disconnected" in server.connections[request] for request in (upgraded, answered))
+
+
+# The checker daphne runs every second: what it reaps, and that it no longer passes over every socket.
+
+
+class ConnectionsNotToScan(dict):
+    """daphne's table of connections, refusing the pass over all of them that the checker must not make."""
+
+    def items(self):
+        raise AssertionError("the checker visited every connection")
+
+    keys = values = __iter__ = items
+
+
+class ClientStandIn:
+    """A connection's protocol as the checker sees it: it can be answered an application's error."""
+
+    def __init__(self) -> None:
+        self.answered: list[BaseException] = []
+
+    def handle_exception(self, exception: BaseException) -> None:
+        self.answered.append(exception)
+
+
+async def serving(paths: list[str]) -> tuple[DedwenServer, dict[str, ClientStandIn], asyncio.Event]:
+    """Start an application per path on a server that is not listening: /open runs until released, /raise raises, others end."""
+    release = asyncio.Event()
+
+    async def application(scope, receive, send):
+        if scope["path"] == "/open":
+            await release.wait()
+        elif scope["path"] == "/raise":
+            raise ValueError("the application failed")
+
+    server = DedwenServer(application, endpoints=["tcp:port=0:interface=127.0.0.1"])
+    server.connections = ConnectionsNotToScan()
+    clients = {}
+    for path in paths:
+        clients[path] = client = ClientStandIn()
+        server.protocol_connected(client)
+        server.create_application(client, {"type": "http", "path": path})
+    ended = [server.connections[client]["application_instance"] for path, client in clients.items() if path != "/open"]
+    if ended:
+        await asyncio.wait(ended, timeout=WAIT)  # their done callbacks, added first, have run
+    return server, clients, release
+
+
+async def test_the_checker_reaps_what_ended_and_leaves_open_sockets_unvisited():
+    server, clients, release = await serving(["/open", "/ended", "/left"])
+    server.protocol_disconnected(clients["/left"])
+
+    server.reap_ended()
+
+    assert "application_instance" in server.connections[clients["/open"]]
+    assert "application_instance" not in server.connections[clients["/ended"]]  # the client is still there
+    assert clients["/left"] not in server.connections
+    release.set()
+
+
+async def test_an_application_that_raised_is_logged_as_daphne_logs_it_and_its_client_answered(caplog):
+    server, clients, _ = await serving(["/raise"])
+
+    server.reap_ended()
+
+    [record] = [r for r in caplog.records if r.name == "daphne.server"]
+    assert record.levelname == "ERROR"
+    assert record.getMessage() == "Exception inside application: the application failed"
+    assert [str(exc) for exc in clients["/raise"].answered] == ["the application failed"]
+
+
+async def test_an_application_still_running_after_its_client_left_is_cancelled_then_forgotten(caplog):
+    server, clients, _ = await serving(["/open"])
+    client = clients["/open"]
+    instance = server.connections[client]["application_instance"]
+    server.protocol_disconnected(client)
+    server.reap_ended()
+    assert not instance.cancelled()  # within application_close_timeout: it may still finish
+
+    server.connections[client]["disconnected"] -= server.application_close_timeout + 1
+    server.reap_ended()
+    await asyncio.wait([instance], timeout=WAIT)
+    server.reap_ended()
+
+    assert instance.cancelled()
+    assert client not in server.connections
+    assert any("still running" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
