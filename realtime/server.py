@@ -2,8 +2,8 @@
 
 The contract's command is the stock `daphne -b HOST -p PORT dedwen.asgi:application`, so nothing
 here can be a command-line option. `dedwen.asgi` calls `install()` when the `daphne` command
-imports it; that makes the command build a `DedwenServer` (daphne's `Server` with three changes,
-applied to the factories `Server.run` creates, before the reactor accepts any connection):
+imports it; that makes the command build a `DedwenServer` (daphne's `Server` with these changes,
+most applied to the factories `Server.run` creates, before the reactor accepts any connection):
 
 - WebSocket messages and frames are capped a little above DEDWEN_WS_MAX_FRAME (daphne's default
   is 1 MiB whatever the application's limit): the application still closes a frame just over its
@@ -22,13 +22,16 @@ applied to the factories `Server.run` creates, before the reactor accepts any co
   nothing is buffered, and those that follow it in the same event-loop turn together at the turn's
   end (`SocketProtocol._send_text_frame`, `_write_turns`, `write_now`); autobahn and Twisted's
   buffered write remain for everything else (docs/performance.md, "Sending a frame").
+- daphne's once-a-second checker visits only the connections whose application ended or whose
+  client left (`DedwenServer.application_checker`), not every open socket.
 - A socket's scope carries the server extension SCOPE_SEND_TEXTS_NOW: the consumer relays
   published frames through it synchronously, from the task that delivers them to every member,
   the ones a delivery brings it together in one write.
 
-This reaches into daphne's `Server.run` (the factories it names `http_factory` and `ws_factory`),
-autobahn's send state, Twisted's `FileDescriptor` write buffer, `tcp.Server` socket and `HTTPChannel` internals: pyproject.toml pins the
-daphne, twisted and autobahn versions this was written against.
+This reaches into daphne's `Server.run` (the factories it names `http_factory` and `ws_factory`)
+and its `connections` table, autobahn's send state, Twisted's `FileDescriptor` write buffer,
+`tcp.Server` socket and `HTTPChannel` internals: pyproject.toml pins the daphne, twisted and
+autobahn versions this was written against.
 """
 
 from __future__ import annotations
