@@ -13,13 +13,17 @@ from pathlib import Path
 ORDER = ["R", "D", "B", "B-redis", "B-pubsub", "B-chat", "B-chat-redis", "dedwen", "dedwen-redis", "dedwen-uvicorn"]
 
 
-def _get(results: dict, server: str, *path):
-    node = results.get("servers", {}).get(server)
+def _dig(node, path):
+    """Return the value at `path` (keys) inside nested dicts, or None where one is missing."""
     for key in path:
         if not isinstance(node, dict):
             return None
         node = node.get(key)
     return node
+
+
+def _get(results: dict, server: str, *path):
+    return _dig(results.get("servers", {}).get(server), path)
 
 
 def _ratio(a, b):
@@ -158,13 +162,7 @@ def _median(values: list[float]) -> float:
 
 def _round_figures(results: dict, server: str, *path) -> list:
     """The figure of each round (None where that round has no figure for the server)."""
-    figures = []
-    for measured in results.get("rounds") or []:
-        node = measured.get(server)
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        figures.append(node)
-    return figures
+    return [_dig(measured.get(server), path) for measured in results.get("rounds") or []]
 
 
 def _round_ratio(results: dict, server: str, base: str, path: tuple[str, ...]) -> tuple[float | None, str | None]:
@@ -205,12 +203,7 @@ def rounds_table(results: dict) -> list[str]:
             ("client core busy in connects", ("connect", "cores_busy", "client"), "{:.0%}"),
         ] + [(f"{key.replace('_', ' ')}/s p99 ms", (key, "latency_ms", "p99"), "{:.2f}") for key in relays]
         for figure, path, spec in figures:
-            cells = []
-            for server in servers:
-                node = measured.get(server)
-                for key in path:
-                    node = node.get(key) if isinstance(node, dict) else None
-                cells.append(_fmt(node, spec))
+            cells = [_fmt(_dig(measured.get(server), path), spec) for server in servers]
             lines.append(f"| {number} | {figure} | " + " | ".join(cells) + " |")
     return lines
 

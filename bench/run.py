@@ -252,6 +252,17 @@ def max_message_rate(result: dict | None) -> float | None:
     return max(rates) if rates else None
 
 
+async def after_closes(target: Target, server: launch.Server) -> None:
+    """After a workload that closed many sockets: on dedwen, wait out the presence grace, then settle.
+
+    Their users go offline only once the grace has passed; without the wait, the next workload
+    would measure their offline announcements (the relay tail, the idle workload's connects).
+    """
+    if target.dedwen:
+        await asyncio.sleep(client.PRESENCE_GRACE + 1.0)
+        await client.settle(server, limit=30)
+
+
 async def run_server(
     name: str,
     target: Target,
@@ -293,19 +304,9 @@ async def run_server(
             out[key]["profile"] = recording.stop()
         log(f"   {name:<15} {key:<22} {time.monotonic() - t0:5.1f}s  {summary(out[key])}")
 
-    async def after_closes() -> None:
-        """After a workload that closed many sockets: on dedwen, wait out the presence grace, then settle.
-
-        Their users go offline only once the grace has passed; without the wait, the next workload
-        would measure their offline announcements (the relay tail, the idle workload's connects).
-        """
-        if target.dedwen:
-            await asyncio.sleep(client.PRESENCE_GRACE + 1.0)
-            await client.settle(server, limit=30)
-
     if "connect" in plan:
         await step("connect", lambda: client.measured(server, client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency, limit=40)))
-        await after_closes()
+        await after_closes(target, server)
     pairs = await client.open_pairs(target, world, world.pairs)
     if "relay" in plan:
         for rate in prof.relay_rates:
@@ -367,7 +368,7 @@ async def run_server(
     if "burst" in plan:
         await step("burst", lambda: client.measured(server, client.burst(target, users=list(range(prof.burst)))))
     if "idle" in plan:
-        await after_closes()
+        await after_closes(target, server)
 
         async def idle():
             extra = {}
@@ -444,9 +445,7 @@ async def _round(name: str, target: Target, world: worlds.World, prof: Profile, 
     """One server's part of a round: the connect workload, then the relay at the top paced rate (without their CDFs)."""
     out = {"connect": await client.measured(server, client.connect_auth(target, count=prof.connect, concurrency=prof.concurrency, limit=40))}
     if "relay" in PLANS[name] and not name.startswith("B"):  # the relay p99 goal compares dedwen with R (and D)
-        if target.dedwen:  # the connect's users go offline after the grace: not during the relay
-            await asyncio.sleep(client.PRESENCE_GRACE + 1.0)
-            await client.settle(server, limit=30)
+        await after_closes(target, server)
         pairs = await client.open_pairs(target, world, world.pairs)
         top = max(prof.relay_rates)
         out[f"relay_{top}"] = await client.measured(server, client.relay(pairs, rate=top, duration=prof.relay_seconds))
