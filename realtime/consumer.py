@@ -62,6 +62,12 @@ def _frames(direction: str, frame_type: str):
     return m.WS_FRAMES.labels(direction=direction, type=frame_type)
 
 
+@functools.lru_cache(maxsize=64)
+def _closes(code: str):
+    """Return the dedwen_ws_closes series of one close code (looked up once per code; the cache bounds the codes a client picks)."""
+    return m.WS_CLOSES.labels(code=code)
+
+
 def _count_out(frame_types: list[str]) -> None:
     """Count relayed frames as sent: one increment per frame type (a presence tick's are all one type)."""
     first = frame_types[0]
@@ -273,7 +279,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self._closed = True
         self._stop_timer()
         code = self._close_code if self._close_code is not None else message.get("code")
-        m.WS_CLOSES.labels(code=str(code)).inc()
+        _closes(str(code)).inc()
         if self.connection_id is not None:
             await REGISTRY.remove(self.connection_id)
         if self._opened_ctx is not None:
@@ -542,9 +548,9 @@ class SocketConsumer(AsyncWebsocketConsumer):
     def _count_as(self, state: str | None) -> None:
         """Move this socket between the dedwen_ws_connections series (None: no longer open)."""
         if self._gauge_state is not None:
-            m.WS_CONNECTIONS.labels(state=self._gauge_state).dec()
+            m.WS_CONNECTIONS_BY_STATE[self._gauge_state].dec()
         if state is not None:
-            m.WS_CONNECTIONS.labels(state=state).inc()
+            m.WS_CONNECTIONS_BY_STATE[state].inc()
         self._gauge_state = state
 
     def _connection_entry(self, ctx: SocketContext) -> Connection:

@@ -39,5 +39,5 @@ REDIS_FAILOVERS = Counter(
 )
 
 PENDING, AUTHENTICATED = "pending", "authenticated"
-for _state in (PENDING, AUTHENTICATED):
-    WS_CONNECTIONS.labels(state=_state)  # both series exist from the start, at 0
+# Both series exist from the start, at 0, and are looked up once here rather than on every connect.
+WS_CONNECTIONS_BY_STATE = {_state: WS_CONNECTIONS.labels(state=_state) for _state in (PENDING, AUTHENTICATED)}
