@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from channels.layers import get_channel_layer
@@ -177,6 +178,42 @@ async def test_publishing_does_not_wait_for_a_subscribe_in_flight(monkeypatch):
         await asyncio.wait_for(joining, 5)
     await layer.group_send(user_group(52), {"type": EVENT_FRAME, "text": "joined"})
     assert await first_of(layer, bob_tab) == {"type": EVENT_FRAME, "text": "joined"}
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_with_redis_a_lone_publish_is_a_plain_command_and_keeps_its_place(monkeypatch):
+    layer = get_channel_layer()
+    alice_tab = await layer.new_channel()
+    await layer.group_add_many([user_group(61)], alice_tab)
+    shard = layer._get_layer()._shards[0]
+    await layer.group_send(user_group(61), {"type": EVENT_FRAME, "text": "warm"})  # the connections exist
+    assert (await first_of(layer, alice_tab))["text"] == "warm"
+    pipelines = []
+    real_pipeline = shard._redis.pipeline
+
+    def counting_pipeline(*args, **kwargs):
+        pipelines.append(1)
+        return real_pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(shard._redis, "pipeline", counting_pipeline)
+    events = [{"type": EVENT_FRAME, "text": text} for text in ("lone", "batched 1", "batched 2", "lone again")]
+    await layer.group_send(user_group(61), events[0])
+    await layer.group_send_batch([([user_group(61)], events[1]), ([user_group(61)], events[2])])
+    await layer.group_send_batch([([user_group(61)], events[3])])
+    assert len(pipelines) == 1  # the two-event batch's; the lone PUBLISH of a batch is not one
+    assert [await first_of(layer, alice_tab) for _ in events] == events
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_with_redis_a_received_message_builds_no_debug_line(caplog):
+    caplog.set_level(logging.DEBUG, logger="push_response")  # redis-py's RESP3 push handler logs there
+    layer = get_channel_layer()
+    alice_tab = await layer.new_channel()
+    await layer.group_add_many([user_group(62)], alice_tab)
+    event = {"type": EVENT_FRAME, "text": "pushed"}
+    await layer.group_send(user_group(62), event)
+    assert await first_of(layer, alice_tab) == event
+    assert [record for record in caplog.records if record.name == "push_response"] == []
 
 
 async def test_a_batch_of_events_reaches_each_member_in_the_order_it_was_queued():
