@@ -217,6 +217,22 @@ def open_protocol() -> SocketProtocol:
     return protocol
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["debug log off", "debug log on"])
+def test_what_a_client_sends_reaches_autobahn_with_its_debug_line_built_only_when_logged(monkeypatch, debug):
+    import autobahn.twisted.websocket as adapter
+
+    highlighted, received = [], []
+    real_hltype = adapter.hltype
+    monkeypatch.setattr(adapter, "hltype", lambda obj: highlighted.append(obj) or real_hltype(obj))
+    protocol = open_protocol()
+    protocol.log = txaio.make_logger()
+    protocol.log._set_log_level("debug" if debug else "info")
+    monkeypatch.setattr(protocol, "_dataReceived", received.append)
+    protocol.dataReceived(b"a frame's bytes")
+    assert received == [b"a frame's bytes"]
+    assert bool(highlighted) is debug
+
+
 @pytest.mark.parametrize("characters", [0, 1, 41, 42, 125, 126, 21_845, 21_846, 25_000])
 def test_the_frame_dedwen_writes_is_the_one_autobahn_would_write(characters):
     text = (MULTI_BYTE * characters)[:characters]
