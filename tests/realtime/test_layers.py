@@ -183,8 +183,7 @@ async def test_publishing_does_not_wait_for_a_subscribe_in_flight(monkeypatch):
 @pytest.mark.usefixtures("redis_url")
 async def test_with_redis_a_lone_publish_is_a_plain_command_and_keeps_its_place(monkeypatch):
     layer = get_channel_layer()
-    alice_tab = await layer.new_channel()
-    await layer.group_add_many([user_group(61)], alice_tab)
+    [alice_tab] = await tabs_in(layer, user_group(61))
     shard = layer._get_layer()._shards[0]
     await layer.group_send(user_group(61), {"type": EVENT_FRAME, "text": "warm"})  # the connections exist
     assert (await first_of(layer, alice_tab))["text"] == "warm"
@@ -208,8 +207,7 @@ async def test_with_redis_a_lone_publish_is_a_plain_command_and_keeps_its_place(
 async def test_with_redis_a_received_message_builds_no_debug_line(caplog):
     caplog.set_level(logging.DEBUG, logger="push_response")  # redis-py's RESP3 push handler logs there
     layer = get_channel_layer()
-    alice_tab = await layer.new_channel()
-    await layer.group_add_many([user_group(62)], alice_tab)
+    [alice_tab] = await tabs_in(layer, user_group(62))
     event = {"type": EVENT_FRAME, "text": "pushed"}
     await layer.group_send(user_group(62), event)
     assert await first_of(layer, alice_tab) == event
