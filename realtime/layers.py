@@ -373,10 +373,10 @@ class _Shard(pubsub.RedisSingleShardConnection):
     """One Redis host: a pool that waits for a free connection, publishes outside the lock, batched (un)subscribes.
 
     A lone PUBLISH (a typing frame, most events) goes out as a plain command, several pipelined.
-    Measured with a publish and its receipt in one process (bench.hop's path, on one core), a
-    pipeline per lone PUBLISH and the `str()` of every received message that redis-py's RESP3 push
-    handler builds for a debug line were about a tenth of the hop's CPU: 174-178 µs against
-    152-166 µs without them, two runs each.
+    A pipeline per lone PUBLISH and the `str()` of every received message that redis-py's RESP3
+    push handler builds for a debug line were a sixth of a Redis hop's CPU: `python -m bench.hop`
+    on one core, five runs each, alternated, 180-184 µs per frame with them, 152-158 µs without
+    (and one run at 254 µs).
     """
 
     def __init__(self, host, channel_layer) -> None:

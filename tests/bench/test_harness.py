@@ -82,3 +82,4 @@ async def test_the_redis_hop_is_timed_on_every_frame_it_sends():
 
     figures = await hop.measure(rate=1000, count=50)
     assert 0 < figures["p50"] <= figures["p99"] <= figures["max"] < 10_000
+    assert figures["cpu_us"] > 0
