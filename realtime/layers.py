@@ -26,6 +26,7 @@ PIPELINE_SIZE = 500  # PUBLISH commands sent in one round trip by group_send_man
 MULTICAST_MIN_GROUPS = 16  # group_send_many to this many groups or more: one PUBLISH to every process instead
 CHECKED_NAMES = 65_536  # group names the in-process layer remembers as checked, at most (then it starts over)
 GROUP_NAMES_KEPT = 65_536  # groups whose Redis channel name the pub/sub layer keeps, at most (least recently used go)
+ORIGIN = "__origin__"  # the key naming the pub/sub layer that published a group message (see `_LoopLayer._echo`)
 
 
 # A channel's direct receiver (see `receive_directly`): takes messages synchronously, in order, on
@@ -44,6 +45,10 @@ def offer(receiver: DirectReceiver | None, messages: Sequence[dict]) -> int:
     except Exception:  # noqa: BLE001 - one receiver's bug must not stop the delivery to the others
         logger.exception("a direct receiver failed; its messages are dropped")
         return len(messages)
+
+
+class NotPublished(Exception):
+    """Redis failed a group send whose messages this process's own members already have (do not send it again)."""
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -318,17 +323,28 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
       under load (one round trip per event fell 1.8 s behind the acks at 1,300 sends/s). A run of
       multicasts in a batch (a presence tick's arrivals) is one PUBLISH, and each process hands
       each of its members all of that run's messages for it in one call.
+    - A group message reaches the members of the sending layer (this process, this event loop) at
+      once, before its PUBLISH goes out, as the in-process layer delivers (Phoenix PubSub and
+      socket.io's Redis adapter do the same): a relay between two sockets of one process no
+      longer waits on a Redis round trip and the pub/sub receiver. The message carries its
+      layer's origin (`ORIGIN`, 8 random bytes) into Redis, and the layer skips it when Redis
+      hands it back (`is_echo`, a byte comparison, nothing decoded); other layers drop the key
+      when they decode it. A send to one channel (`send`) still goes through Redis: the
+      readiness probe's round trip relies on it.
     - A message for several members of this process is decoded once for all of them (receivers
       get the same dict and must not change it, as with the in-process layer).
     - `receive_directly(channel, receiver)`, as InProcessChannelLayer's: the pub/sub receiver task
       hands each message to the channel's receiver while nothing is queued for it, so a multicast
       to 1,000 members of this process is delivered in one task step.
 
-    Ordering: a multicast and a group's own PUBLISH reach a process on the same pub/sub connection
-    (one Redis host: one shard) in the order Redis ran them, and one caller runs them in the order
-    it awaited them (a batch's in the order listed, one pipeline per shard); so a recipient
-    receives one sender's events in the order they were sent, whichever way each went. (With
-    several hosts, as in the library, there is no order across shards.)
+    Ordering: one layer's group messages reach its own members in the order they were sent; a
+    multicast and a group's own PUBLISH reach another process on the same pub/sub connection (one
+    Redis host: one shard) in the order Redis ran them, and one caller runs them in the order it
+    awaited them (a batch's in the order listed, one pipeline per shard). So a recipient receives
+    one sender's events in the order they were sent, whichever way each went. Between senders on
+    different processes there is no order: a process's own message can reach its members before
+    one that Redis ran earlier is read from the pub/sub connection. (With several hosts, as in
+    the library, there is no order across shards either.)
 
     This overrides channels-redis internals (RedisPubSubLoopLayer, RedisSingleShardConnection:
     `channels`, `groups`, `_shards`, `_subscribed_to`, `_lock`, `_redis`, `_pubsub`, `_receive_message`, `flush`),
@@ -480,9 +496,11 @@ class _Shard(pubsub.RedisSingleShardConnection):
         if message is None:
             return
         name, data = message["channel"], message["data"]
+        layer = self.channel_layer
+        if layer.is_echo(data):
+            return  # published by this layer, whose members here had it at once
         if isinstance(name, bytes):
             name = name.decode()
-        layer = self.channel_layer
         if name == layer.multicast_channel:
             layer.deliver_multicast(data)
             return
@@ -493,7 +511,7 @@ class _Shard(pubsub.RedisSingleShardConnection):
         if not members:
             return
         if len(members) > 1:
-            data = layer.channel_layer.deserialize(data)  # decoded once for every member here
+            data = layer.decode(data)  # decoded once for every member here
         messages = (data,)
         for channel in tuple(members):  # a direct receiver may leave a group meanwhile
             layer.deliver(channel, messages)
@@ -519,6 +537,36 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         self._group_channel_name = functools.lru_cache(maxsize=GROUP_NAMES_KEPT)(self._get_group_channel_name)
         # `channels` (the library's name) maps each channel of this process to its _Inbox, where the
         # library keeps an asyncio.Queue: it is read only here and in `deliver`.
+        self._origin = secrets.token_bytes(8)
+        self._echo = self._echo_mark()
+
+    def _echo_mark(self) -> bytes | None:
+        """Return the bytes that follow the map header of every group message this layer publishes, or None.
+
+        A group message goes out as `{ORIGIN: this layer's origin, **message}`: serialized, it
+        opens with a map header (1 byte, or 3 from 16 keys on) and then these bytes, so that the
+        layer knows its own messages when Redis hands them back without decoding them. None when
+        the serializer hides them (symmetric encryption): then nothing is tagged or delivered
+        here ahead of Redis, and every message comes back through Redis as in the library.
+        """
+        mark = self.channel_layer.serialize({ORIGIN: self._origin})[1:]
+        probe = self.channel_layer.serialize({ORIGIN: self._origin, "type": "probe"})
+        return mark if probe.startswith(mark, 1) else None
+
+    def is_echo(self, data: bytes) -> bool:
+        """Tell whether a message from Redis is one this layer published (and so already delivered here)."""
+        echo = self._echo
+        return echo is not None and (data.startswith(echo, 1) or data.startswith(echo, 3))
+
+    def decode(self, data: bytes) -> dict:
+        """Decode a message from Redis, without the origin key another process's layer adds."""
+        message = self.channel_layer.deserialize(data)
+        message.pop(ORIGIN, None)
+        return message
+
+    def _encode(self, message: dict) -> bytes:
+        """Serialize a message for Redis, tagged with this layer's origin when it delivers here itself."""
+        return self.channel_layer.serialize({ORIGIN: self._origin, **message} if self._echo is not None else message)
 
     # Channels ---------------------------------------------------------------------------------
 
@@ -552,7 +600,7 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
                 # Queued, not awaited: a cancelled receive ends at once, even when cancelled again.
                 self._get_shard(channel).unsubscribe_soon([channel])
             raise
-        return message if isinstance(message, dict) else self.channel_layer.deserialize(message)
+        return message if isinstance(message, dict) else self.decode(message)
 
     # Groups -----------------------------------------------------------------------------------
 
@@ -609,8 +657,7 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         await shard.publish(channel, self.channel_layer.serialize(message))
 
     async def group_send(self, group: str, message: dict) -> None:
-        group_channel = self._get_group_channel_name(group)
-        await self._get_shard(group_channel).publish(group_channel, self.channel_layer.serialize(message))
+        await self.group_send_batch([([group], message)])
 
     async def group_send_many(self, groups: Iterable[str], message: dict) -> None:
         """Publish one message to several groups: a multicast for many, else one pipelined PUBLISH per group.
@@ -618,32 +665,24 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         The library's group_send serializes and publishes per group, one round trip each: a fan-out
         to 1,000 user groups then waits for 1,000 replies in turn.
         """
-        names = list(dict.fromkeys(map(self._group_channel_name, groups)))
-        if len(names) >= MULTICAST_MIN_GROUPS:
-            payload = self.channel_layer.serialize({"groups": names, "message": message})
-            await self._get_shard(self.multicast_channel).publish(self.multicast_channel, payload)
-            return
-        payload = self.channel_layer.serialize(message)
-        by_shard: dict[int, list[str]] = defaultdict(list)
-        for name in names:
-            by_shard[self._shard_index(name)].append(name)
-        for index, channels in by_shard.items():
-            await self._shards[index].publish_many(channels, payload)
+        await self.group_send_batch([(groups, message)])
 
     async def group_send_batch(self, sends: list[tuple[list[str], dict]]) -> None:
-        """Publish several messages in order, each as group_send_many would, pipelined per shard.
+        """Deliver several messages in order, each to its groups: to the members here at once, then to Redis, pipelined per shard.
 
         Messages that follow one another as multicasts go out as one multicast naming each one's
         groups (`{"batch": [[groups, message], ...]}`), so that each process hands each of its
         members all of theirs at once (`deliver_multicast`); a lone one keeps the single form
         (`{"groups", "message"}`), which a process of the release before reads too. Every message
-        is serialized before anything is published: one that cannot be fails the batch with
-        nothing sent.
+        is serialized before anything is delivered: one that cannot be fails the batch with
+        nothing sent. This layer's own members get theirs before the PUBLISH goes out (and skip
+        them when Redis hands them back, see `is_echo`); when Redis then fails, the error raised
+        is a NotPublished.
         """
+        named = [(list(dict.fromkeys(map(self._group_channel_name, groups))), message) for groups, message in sends]
         by_shard: dict[int, list[tuple[str, bytes | list]]] = defaultdict(list)
         multicasts: list | None = None  # the run of multicasts being gathered into one PUBLISH
-        for groups, message in sends:
-            names = list(dict.fromkeys(map(self._group_channel_name, groups)))
+        for names, message in named:
             if len(names) >= MULTICAST_MIN_GROUPS:
                 if multicasts is None:
                     multicasts = []
@@ -651,16 +690,23 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
                 multicasts.append([names, message])
                 continue
             multicasts = None
-            payload = self.channel_layer.serialize(message)
+            payload = self._encode(message)
             for name in names:
                 by_shard[self._shard_index(name)].append((name, payload))
-        serialize = self.channel_layer.serialize
         for index, publishes in by_shard.items():
             by_shard[index] = [
-                (name, payload if isinstance(payload, bytes) else serialize(_multicast_envelope(payload))) for name, payload in publishes
+                (name, payload if isinstance(payload, bytes) else self._encode(_multicast_envelope(payload))) for name, payload in publishes
             ]
-        for index, publishes in by_shard.items():
-            await self._shards[index].publish_pairs(publishes)
+        if self._echo is None:
+            for index, publishes in by_shard.items():
+                await self._shards[index].publish_pairs(publishes)
+            return
+        self._deliver_here(named)
+        try:
+            for index, publishes in by_shard.items():
+                await self._shards[index].publish_pairs(publishes)
+        except Exception as exc:
+            raise NotPublished(f"{type(exc).__name__}: {exc}") from exc
 
     def deliver_multicast(self, data: bytes) -> None:
         """Hand each of this process's members of a multicast's groups its messages, decoded once, each once, in one call per member."""
@@ -670,17 +716,23 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         except Exception:  # noqa: BLE001 - one bad message must not stop the receiver
             logger.exception("ignored a malformed multicast")
             return
+        self._deliver_here(sends)
+
+    def _deliver_here(self, sends: Iterable[tuple[list[str], dict]]) -> None:
+        """Hand each member on this layer of the messages' groups (Redis channel names) its messages, each once, in order, in one call per member."""
         member_sets = self.groups.get
         by_channel: dict[str, list[dict]] = {}
         for names, message in sends:
             found = [members for members in map(member_sets, names) if members]
+            if not found:
+                continue
             for channel in found[0] if len(found) == 1 else set().union(*found):  # each member once
                 by_channel.setdefault(channel, []).append(message)
         inboxes = self.channels
         for channel, messages in by_channel.items():
             inbox = inboxes.get(channel)
             if inbox is not None:
-                inbox.offer_or_put(messages)  # decoded with the envelope
+                inbox.offer_or_put(messages)
 
     def deliver(self, channel: str, messages: Sequence[dict | bytes]) -> None:
         """Hand messages to a channel of this process: to its direct receiver when nothing is queued, else to its queue."""
@@ -688,7 +740,7 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         if inbox is None:
             return
         if inbox.direct is not None and not inbox.messages:  # they will be offered: the receiver takes dicts
-            messages = [message if isinstance(message, dict) else self.channel_layer.deserialize(message) for message in messages]
+            messages = [message if isinstance(message, dict) else self.decode(message) for message in messages]
         inbox.offer_or_put(messages)
 
     def receive_directly(self, channel: str, receiver: DirectReceiver | None) -> None:

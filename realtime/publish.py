@@ -41,6 +41,7 @@ from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from realtime.layers import NotPublished
 from realtime.protocol import (
     EVENT_DEVICE_REVOKED,
     EVENT_FRAME,
@@ -138,6 +139,8 @@ async def _send_batch(batch: list[tuple[list[str], Event]]) -> None:
         return
     try:
         await layer.group_send_batch(batch)
+    except NotPublished as exc:  # this process's sockets have them: sent again, they would get them twice
+        logger.warning("live events reached this process's sockets but no other process (events: %d): %s", len(batch), exc)
     except Exception as exc:  # noqa: BLE001 - a down layer must not fail the changes that were stored
         if len(batch) == 1:
             _log_not_sent(batch[0][0], exc)
