@@ -20,9 +20,10 @@ from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from accounts import usage
 from accounts.models import Device
 from realtime.auth import Refusal, TokenRefused
-from realtime.rawsql import RawRead, RawWrite
+from realtime.rawsql import RawRead
 
 DEVICE_CLAIM = "device"
 MAX_TOKEN_LENGTH = 4096
@@ -184,30 +185,11 @@ def _device_with_user(device_id: int) -> Device | None:
     return device
 
 
-def _touch_sql(connection: BaseDatabaseWrapper) -> str:
-    """Return the statement of `_touch`: set a device's last_used_at."""
-    quote = connection.ops.quote_name
-    return (
-        f"UPDATE {quote(Device._meta.db_table)} SET {quote(Device._meta.get_field('last_used_at').column)} = %s"
-        f" WHERE {quote(Device._meta.pk.column)} = %s"
-    )
-
-
-@functools.cache
-def _touch_write() -> RawWrite:
-    """Return the write of a device's last_used_at."""
-    return RawWrite(sql=_touch_sql, fields=[Device._meta.get_field("last_used_at"), None], model=Device)
-
-
 def _touch(device: Device) -> None:
-    """Record that the device was used, at most once a minute.
-
-    Written out (realtime.rawsql): compiling the ORM's update cost more than the rest of a socket's
-    token check, on every first connect of a device in a minute.
-    """
+    """Stamp the device as used, at most once a minute (written in bulk, see accounts.usage)."""
     now = timezone.now()
     if now - device.last_used_at >= LAST_USED_RESOLUTION:
-        _touch_write().run([now, device.pk])
+        usage.stamp(device_id=device.pk, at=now)
         device.last_used_at = now
 
 
