@@ -1,10 +1,12 @@
-"""The latency that dedwen's Redis layer adds to one relayed frame: a PUBLISH reaching this process's subscriber.
+"""The latency that dedwen's Redis layer adds to a frame relayed between processes: a PUBLISH reaching another layer's subscriber.
 
-A relay on PostgreSQL + Redis crosses Redis once: the server publishes the frame, Redis hands it
-back on the process's pub/sub connection, and the layer gives it to the member's socket. That hop,
-measured alone here at the relay workload's pace, added to D's relay p99 (daphne's own, from
-`bin/bench`), gives the least relay p99 a Redis-backed daphne server can have on the machine
-(docs/performance.md). Run it on one core, with nothing else running:
+A relay between sockets of two processes crosses Redis once: the sender's process publishes the
+frame, Redis hands it to the other process's pub/sub connection, and that layer gives it to the
+member's socket. (Between sockets of one process the layer delivers at once, without Redis.) That
+hop, measured alone here at the relay workload's pace between two layers of this process (as two
+processes would hold them), added to D's relay p99 (daphne's own, from `bin/bench`), gives the
+least relay p99 between two Redis-backed daphne processes on the machine (docs/performance.md).
+Run it on one core, with nothing else running:
 
   REDIS_URL=redis://127.0.0.1:6379/7 DEDWEN_REDIS_PREFIX=hop taskset -c 1 .venv/bin/python -m bench.hop
 """
@@ -26,9 +28,14 @@ async def measure(*, rate: float, count: int) -> dict[str, float]:
 
     from realtime.protocol import EVENT_FRAME, user_group
 
+    from django.conf import settings
+
+    from realtime.layers import RedisPubSubChannelLayer
+
     layer = get_channel_layer()
-    if not hasattr(layer, "receive_directly") or not hasattr(layer, "group_send_batch"):
+    if not isinstance(layer, RedisPubSubChannelLayer):
         raise SystemExit("set REDIS_URL: this measures dedwen's Redis layer")
+    sender = RedisPubSubChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])  # another process's
     channel = await layer.new_channel()
     group = user_group(1)
     await layer.group_add_many([group], channel)
@@ -49,17 +56,18 @@ async def measure(*, rate: float, count: int) -> dict[str, float]:
 
     layer.receive_directly(channel, received)
     # The first frame also waits for the pub/sub reader to start: it is sent first and not counted.
-    await layer.group_send_batch([([group], {"type": EVENT_FRAME, "text": WARM_UP})])
+    await sender.group_send_batch([([group], {"type": EVENT_FRAME, "text": WARM_UP})])
     await asyncio.wait_for(warmed_up, 10)
     start, cpu = time.perf_counter(), time.process_time()
     for i in range(count):
         await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
         text = str(i)
         sent_at[text] = time.perf_counter()
-        await layer.group_send_batch([([group], {"type": EVENT_FRAME, "text": text})])
+        await sender.group_send_batch([([group], {"type": EVENT_FRAME, "text": text})])
     await asyncio.wait_for(all_in, 10)
     cpu_us = (time.process_time() - cpu) / count * 1e6  # the publish, its receipt, and the pacing loop
     await layer.group_discard_many([group], channel)
+    await sender.flush()
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     return {"p50": cuts[49] * 1e3, "p99": cuts[98] * 1e3, "max": max(latencies) * 1e3, "cpu_us": cpu_us}
 

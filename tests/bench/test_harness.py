@@ -77,9 +77,19 @@ def test_a_server_started_after_the_client_pinned_itself_gets_the_other_core():
 
 
 @pytest.mark.usefixtures("redis_url")
-async def test_the_redis_hop_is_timed_on_every_frame_it_sends():
+async def test_the_redis_hop_is_timed_on_every_frame_it_sends_through_redis(monkeypatch):
     from bench import hop
+    from realtime import layers
 
+    from_redis = []
+    real_deliver = layers._LoopLayer.deliver
+
+    def counting_deliver(layer, channel, messages):
+        from_redis.extend(messages)
+        return real_deliver(layer, channel, messages)
+
+    monkeypatch.setattr(layers._LoopLayer, "deliver", counting_deliver)  # what the pub/sub reader hands over
     figures = await hop.measure(rate=1000, count=50)
+    assert len(from_redis) == 51  # the warm-up and each frame: sent by another layer, none delivered without Redis
     assert 0 < figures["p50"] <= figures["p99"] <= figures["max"] < 10_000
     assert figures["cpu_us"] > 0
