@@ -350,11 +350,15 @@ def _typing_text(conversation_id: int) -> str:
     return json.dumps({"type": "typing", "data": {"conversation_id": conversation_id}}, separators=(",", ":"))
 
 
-async def relay(pairs: Pairs, *, rate: float | None, duration: float, window: int = 8, drain: float = 3.0) -> dict:
+async def relay(
+    pairs: Pairs, *, rate: float | None, duration: float, window: int = 8, drain: float = 3.0, record: list | None = None
+) -> dict:
     """Typing point to point over the pairs: at a fixed total rate, or (rate None) as fast as they go.
 
     A receiver matches each `typing` with the oldest send on its pair (order is kept per socket);
     whatever has not arrived once nothing more arrives for `drain` seconds counts as lost.
+    `record`, when given, gets (seconds from the start to the send, latency in seconds) of each
+    delivered frame (bench.tail).
     """
     n = len(pairs.senders)
     sent_at = [deque() for _ in range(n)]
@@ -369,8 +373,11 @@ async def relay(pairs: Pairs, *, rate: float | None, duration: float, window: in
 
         def on_frame(text: str, t: float) -> None:
             if '"typing"' in text and queue:
-                latencies.append(t - queue.popleft())
+                sent = queue.popleft()
+                latencies.append(t - sent)
                 delivered_at.append(t)
+                if record is not None:
+                    record.append((sent - t0, t - sent))
                 sem.release()
 
         return on_frame

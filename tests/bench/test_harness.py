@@ -93,3 +93,26 @@ async def test_the_redis_hop_is_timed_on_every_frame_it_sends_through_redis(monk
     assert len(from_redis) == 51  # the warm-up and each frame: sent by another layer, none delivered without Redis
     assert 0 < figures["p50"] <= figures["p99"] <= figures["max"] < 10_000
     assert figures["cpu_us"] > 0
+
+
+def test_slow_frames_are_grouped_into_episodes_in_send_order():
+    from bench.tail import Episode, episodes
+
+    fast, slow = 0.0002, 0.0009
+    latencies = [fast] * 5 + [slow, slow, fast, slow] + [fast] * 10 + [slow] + [fast] * 3
+    record = [(i / 1000, latency) for i, latency in enumerate(latencies)]
+    record.reverse()  # as delivered out of order: grouped by when each was sent
+    assert episodes(record, slow_ms=0.5) == [Episode(start_ms=5.0, frames=3, worst_ms=0.9), Episode(start_ms=19.0, frames=1, worst_ms=0.9)]
+    assert episodes(record, slow_ms=1.0) == []
+
+
+async def test_a_relay_records_when_each_delivered_frame_was_sent_and_how_long_it_took(raw_server):
+    world, server = raw_server
+    pairs = await client.open_pairs(target(world, server), world, world.pairs)
+    record: list[tuple[float, float]] = []
+    try:
+        result = await client.relay(pairs, rate=400.0, duration=0.25, drain=5.0, record=record)
+    finally:
+        await client.close_all(pairs.all)
+    assert len(record) == result["ops"] == 100
+    assert all(0 <= sent < 0.25 + 0.05 and latency > 0 for sent, latency in record)

@@ -1,0 +1,102 @@
+"""Where the slow frames of a paced relay fall: in episodes of the machine that every server meets, or alone.
+
+The relay p99 goal compares servers on their slowest 1 % of frames at 1,000/s: 30 frames in the
+rounds' 3 s. This runs that relay against each server named, as `bin/bench` starts them, and lists
+the episodes in it: runs of frames slower than `--slow-ms`, in send order (a run may skip a frame
+or two, since a pair's frames alternate with the others'), with when each began and how long it
+lasted. One episode of 50 ms holds more frames than a p99 counts, so a server's p99 follows whether
+an episode fell inside its window. Run it with nothing else running:
+
+  .venv/bin/python -m bench.tail --servers R,D,dedwen --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+GAP = 3  # frames below the line that an episode may skip and go on
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A run of slow frames: when its first was sent (ms into the relay), how many it held, and the slowest (ms)."""
+
+    start_ms: float
+    frames: int
+    worst_ms: float
+
+
+def episodes(record: list[tuple[float, float]], *, slow_ms: float) -> list[Episode]:
+    """Group the frames slower than slow_ms, in send order, into episodes (see the module docstring)."""
+    found: list[Episode] = []
+    start = frames = last = worst = None
+    for index, (sent, latency) in enumerate(sorted(record)):
+        if latency * 1000 <= slow_ms:
+            continue
+        if last is not None and index - last <= GAP:
+            frames, worst = frames + 1, max(worst, latency)
+        else:
+            if start is not None:
+                found.append(Episode(round(start * 1000, 1), frames, round(worst * 1000, 2)))
+            start, frames, worst = sent, 1, latency
+        last = index
+    if start is not None:
+        found.append(Episode(round(start * 1000, 1), frames, round(worst * 1000, 2)))
+    return found
+
+
+async def _measure(name: str, runs: int, seconds: float, rate: float, slow_ms: float, work: Path) -> None:
+    from bench import client, launch, run, world as worlds
+
+    prof = run.PROFILES["full"]
+    world = worlds.build(**prof.world)
+    world_path = work / "world.json"
+    worlds.save(world, world_path)
+    creds = run.seed_dedwen(name, world_path, work / f"{name}-creds.json") if name.startswith("dedwen") else None
+    if name.startswith(("B-", "dedwen-redis")):
+        run.flush_redis()
+    server = run.start_server(name, launch.free_port(), world_path, work / "logs")
+    try:
+        pairs = await client.open_pairs(run.target_for(name, server, world, creds), world, world.pairs)
+        for number in range(1, runs + 1):
+            record: list[tuple[float, float]] = []
+            result = await client.relay(pairs, rate=rate, duration=seconds, record=record)
+            found = episodes(record, slow_ms=slow_ms)
+            long = [episode for episode in found if episode.frames >= 10]
+            figures = result["latency_ms"]
+            print(
+                f"{name:<13} run {number}: p50 {figures['p50']:.3f} ms, p99 {figures['p99']:.3f} ms;"
+                f" {sum(e.frames for e in found)} frames over {slow_ms} ms, {sum(e.frames for e in long)} of them in"
+                f" {len(long)} episodes of 10 or more: "
+                + ", ".join(f"{e.start_ms:.0f} ms ({e.frames} frames, worst {e.worst_ms} ms)" for e in long),
+                flush=True,
+            )
+        await client.close_all(pairs.all)
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    from bench import launch, run
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", default="R,D,dedwen")
+    parser.add_argument("--runs", type=int, default=3, help="relays per server")
+    parser.add_argument("--seconds", type=float, default=3.0, help="each relay's length (the rounds': 3 s)")
+    parser.add_argument("--rate", type=float, default=1000.0, help="frames per second")
+    parser.add_argument("--slow-ms", type=float, default=0.5, help="a frame slower than this is slow")
+    args = parser.parse_args()
+    run.clean_env()
+    launch.raise_nofile()
+    launch.pin_client()
+    work = run.SQLITE_DIR / "tail"
+    work.mkdir(parents=True, exist_ok=True)
+    for name in args.servers.split(","):
+        asyncio.run(_measure(name.strip(), args.runs, args.seconds, args.rate, args.slow_ms, work))
+
+
+if __name__ == "__main__":
+    main()
