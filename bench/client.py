@@ -433,6 +433,11 @@ async def relay(
     }
 
 
+async def warm_up(pairs: Pairs) -> None:
+    """Relay one frame on each pair, unmeasured: a server's first frame in a conversation may read what the next ones find cached."""
+    await relay(pairs, rate=1000.0, duration=len(pairs.senders) / 1000.0, drain=1.0)
+
+
 async def open_many(target: Target, users: list[int], concurrency: int = 50, timeout: float = 15.0, limit: float = 90.0) -> tuple[list[Conn], Counter]:
     """Open authenticated sockets for the users; a failed one is retried once; bounded by `limit` seconds."""
     sem = asyncio.Semaphore(concurrency)

@@ -48,7 +48,7 @@ def episodes(record: list[tuple[float, float]], *, slow_ms: float) -> list[Episo
     return found
 
 
-async def _measure(name: str, runs: int, seconds: float, rate: float, slow_ms: float, work: Path) -> None:
+async def _measure(name: str, runs: int, seconds: float, rate: float, slow_ms: float, cold: bool, work: Path) -> None:
     from bench import client, launch, run, world as worlds
 
     prof = run.PROFILES["full"]
@@ -61,6 +61,8 @@ async def _measure(name: str, runs: int, seconds: float, rate: float, slow_ms: f
     server = run.start_server(name, launch.free_port(), world_path, work / "logs")
     try:
         pairs = await client.open_pairs(run.target_for(name, server, world, creds), world, world.pairs)
+        if not cold:
+            await client.warm_up(pairs)  # as the rounds do
         for number in range(1, runs + 1):
             record: list[tuple[float, float]] = []
             result = await client.relay(pairs, rate=rate, duration=seconds, record=record)
@@ -88,6 +90,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="each relay's length (the rounds': 3 s)")
     parser.add_argument("--rate", type=float, default=1000.0, help="frames per second")
     parser.add_argument("--slow-ms", type=float, default=0.5, help="a frame slower than this is slow")
+    parser.add_argument("--cold", action="store_true", help="no warm-up frame per pair before the first relay")
     args = parser.parse_args()
     run.clean_env()
     launch.raise_nofile()
@@ -95,7 +98,7 @@ def main() -> None:
     work = run.SQLITE_DIR / "tail"
     work.mkdir(parents=True, exist_ok=True)
     for name in args.servers.split(","):
-        asyncio.run(_measure(name.strip(), args.runs, args.seconds, args.rate, args.slow_ms, work))
+        asyncio.run(_measure(name.strip(), args.runs, args.seconds, args.rate, args.slow_ms, args.cold, work))
 
 
 if __name__ == "__main__":
