@@ -4,8 +4,8 @@
 serves an event loop (realtime.publish.serving_loop: a socket's database trip, an ASGI request's
 thread) hands the stamp to that loop, which writes every stamp handed over within FLUSH_AFTER
 seconds in one UPDATE, through the database thread. One UPDATE in each socket's authentication cost
-4 % of the embedded connect rate, and a commit that met a checkpoint held the connects behind it
-(docs/performance.md). Elsewhere (management commands, sync tests) the stamp is written at once.
+4 % of the embedded connect rate (docs/performance.md, tenth pass). Elsewhere (management commands,
+sync tests) the stamp is written at once.
 
 A batch is written with its latest stamp, so a device's `last_used_at` may read up to FLUSH_AFTER
 seconds late, and a process that dies loses at most its last FLUSH_AFTER seconds of stamps, of a
@@ -75,7 +75,7 @@ def write(*, devices: dict[int, datetime]) -> None:
 
 
 async def flush() -> None:
-    """Write the stamps handed to the running loop so far, now (a server stopping, a test)."""
+    """Write the stamps handed to the running loop so far, now (tests, bench.parts)."""
     stamps = _stamps.get(asyncio.get_running_loop())
     if stamps is not None:
         await _write_taken(_take(stamps))

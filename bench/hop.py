@@ -25,12 +25,10 @@ WARM_UP = "warm-up"  # the text of the uncounted first frame
 async def measure(*, rate: float, count: int) -> dict[str, float]:
     """Send `count` frames to a member's group at `rate` per second; return the hop's percentiles, in ms."""
     from channels.layers import get_channel_layer
-
-    from realtime.protocol import EVENT_FRAME, user_group
-
     from django.conf import settings
 
     from realtime.layers import RedisPubSubChannelLayer
+    from realtime.protocol import EVENT_FRAME, user_group
 
     layer = get_channel_layer()
     if not isinstance(layer, RedisPubSubChannelLayer):

@@ -412,10 +412,6 @@ class _Shard(pubsub.RedisSingleShardConnection):
         self._ensure_redis()
         await self._redis.publish(channel, message)
 
-    async def publish_many(self, channels: list[str], message: bytes) -> None:
-        """PUBLISH one message to several channels, pipelined, without the lock."""
-        await self.publish_pairs([(channel, message) for channel in channels])
-
     async def publish_pairs(self, publishes: list[tuple[str, bytes]]) -> None:
         """PUBLISH each (channel, message) in order, without the lock: a lone one as a command, several pipelined."""
         if len(publishes) == 1:
@@ -697,15 +693,15 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
             by_shard[index] = [
                 (name, payload if isinstance(payload, bytes) else self._encode(_multicast_envelope(payload))) for name, payload in publishes
             ]
-        if self._echo is None:
-            for index, publishes in by_shard.items():
-                await self._shards[index].publish_pairs(publishes)
-            return
-        self._deliver_here(named)
+        delivered_here = self._echo is not None
+        if delivered_here:
+            self._deliver_here(named)
         try:
             for index, publishes in by_shard.items():
                 await self._shards[index].publish_pairs(publishes)
         except Exception as exc:
+            if not delivered_here:
+                raise
             raise NotPublished(f"{type(exc).__name__}: {exc}") from exc
 
     def deliver_multicast(self, data: bytes) -> None:
