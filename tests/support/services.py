@@ -1,20 +1,48 @@
-"""What several areas share: the Redis requirement of the services run, a clean live-connections registry, and a socket that records frames."""
+"""What several areas share: the test database's teardown, the Redis requirement of the services run, a clean live-connections registry, and a socket that records frames."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
+from django.db.backends.signals import connection_created
 
 from realtime.connections import REGISTRY
 from realtime.context import SocketContext
 from realtime.publish import EncodedJSON
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's test databases, whose connections opened by other threads are closed before they are dropped.
+
+    Async tests reach the database through asgiref's database thread (realtime.db). Its connections
+    outlive the tests, and PostgreSQL refuses to drop a database that sessions still use: the
+    services run ended with "Error when trying to teardown test databases".
+    """
+    opened_elsewhere = weakref.WeakSet()  # weak: this keeps no connection open that would be collected
+
+    def remember(sender, connection, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            opened_elsewhere.add(connection)
+
+    connection_created.connect(remember, weak=False)
+    yield
+    connection_created.disconnect(remember)
+    for connection in list(opened_elsewhere):
+        connection.inc_thread_sharing()  # Django's way to close another thread's connection
+        try:
+            connection.close()
+        finally:
+            connection.dec_thread_sharing()
 
 
 def require_redis() -> str:
