@@ -8,6 +8,7 @@ kill to the first message delivered across processes again; messages that missed
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
@@ -46,12 +47,17 @@ class Listener:
         self.server, self.token = server, token
         self.live: list[int] = []
         self.reconnects = 0
+        self._sockets = contextlib.ExitStack()  # every socket it opened, closed by `close`
         self.ws = self._open()
 
     def _open(self):
-        ws = open_socket(self.server)
+        ws = self._sockets.enter_context(open_socket(self.server))
         authenticate(ws, self.token)
         return ws
+
+    def close(self) -> None:
+        """Close its sockets."""
+        self._sockets.close()
 
     def wait_for(self, message_id: int, *, timeout: float) -> bool:
         """Return whether the message arrives live within `timeout`, reconnecting a closed socket on the way."""
@@ -75,16 +81,15 @@ class Listener:
 
 def synced_ids(server, token: str, *, after: int) -> list[int]:
     """Open a fresh socket, `sync` after a message id, and return the ids of every `message.new` in order."""
-    ws = open_socket(server)
-    authenticate(ws, token)
-    ids, more = [], True
-    while more:
-        send_frame(ws, MessagingClientFrame.SYNC, {"after": after})
-        while (frame := next_frame(ws))["type"] != MessagingServerFrame.SYNC_DONE:
-            if frame["type"] == MessagingServerFrame.MESSAGE_NEW:
-                ids.append(frame["data"]["message"]["id"])
-        after, more = frame["data"]["last_id"], frame["data"]["more"]
-    ws.close()
+    with open_socket(server) as ws:
+        authenticate(ws, token)
+        ids, more = [], True
+        while more:
+            send_frame(ws, MessagingClientFrame.SYNC, {"after": after})
+            while (frame := next_frame(ws))["type"] != MessagingServerFrame.SYNC_DONE:
+                if frame["type"] == MessagingServerFrame.MESSAGE_NEW:
+                    ids.append(frame["data"]["message"]["id"])
+            after, more = frame["data"]["last_id"], frame["data"]["more"]
     return ids
 
 
@@ -141,7 +146,7 @@ def test_after_the_primary_is_killed_every_process_follows_the_promoted_replica_
         synced = synced_ids(two, alice_token, after=before["id"])
         assert len(synced) == len(set(synced)) and len(alice_socket.live) == len(set(alice_socket.live))
         assert set(stored) <= set(alice_socket.live) | set(synced), "a message stored during the failover was lost"
-        alice_socket.ws.close()  # her last socket: no ghost stays online after the failover
+        alice_socket.close()  # her last socket: no ghost stays online after the failover
         until(lambda: alice_status() == "offline", timeout=RECOVERY, what="alice offline once her sockets are gone")
         missed_live = [message_id for message_id in stored if message_id not in alice_socket.live]
         print(

@@ -2,12 +2,15 @@
 
 Real sockets (blocking, the `websockets` library; pair with `daphne_server` from tests/support/server.py):
 
-    ws = open_socket(server)                     # no Origin header (a non-browser client)
-    ws = open_socket(server, origin=server.origin)
-    hello = authenticate(ws, session.token)      # the `authenticated` frame (fails on anything else)
-    send_frame(ws, ClientFrame.PING, {}, ref="1")
-    frame = next_frame(ws, ServerFrame.PONG)     # skips other frame types; bounded wait
-    assert closed_with(ws) == CloseCode.UNAUTHORIZED   # waits (bounded) for the server's close code
+    with open_socket(server) as ws:                  # no Origin header (a non-browser client)
+        hello = authenticate(ws, session.token)      # the `authenticated` frame (fails on anything else)
+        send_frame(ws, ClientFrame.PING, {}, ref="1")
+        frame = next_frame(ws, ServerFrame.PONG)     # skips other frame types; bounded wait
+        assert closed_with(ws) == CloseCode.UNAUTHORIZED   # waits (bounded) for the server's close code
+    open_socket(server, origin=server.origin)        # a browser's socket, with the site's Origin
+
+websockets wants each connection used as a context manager; a socket held across calls enters an
+ExitStack (tests/operations/test_sentinel.py's Listener).
 
 A test that something is freed by reference counting alone takes the `without_the_collector` fixture.
 
