@@ -147,6 +147,11 @@ def clean_env() -> dict[str, str]:
     return {}
 
 
+def needs_clean_redis(name: str) -> bool:
+    """Tell whether the suite clears its Redis keys before starting this server: every B- variant and dedwen-redis."""
+    return name.startswith(("B-", "dedwen-redis"))
+
+
 def flush_redis() -> None:
     """Forget this suite's keys (REDIS_URL's database, REDIS_PREFIX) from a previous run."""
     import redis
@@ -420,7 +425,7 @@ def rounds(names: list[str], world: worlds.World, world_path: Path, prof: Profil
             creds = seeded.get("postgresql" if name == "dedwen-redis" else "sqlite") if name.startswith("dedwen") else None
             if name.startswith("dedwen") and creds is None:
                 continue
-            if name.startswith(("B-", "dedwen-redis")):
+            if needs_clean_redis(name):
                 flush_redis()
             try:
                 server = start_server(name, launch.free_port(), world_path, log_dir / f"round-{number + 1}")
@@ -561,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"==> {name}")
         creds = None
         try:
-            if name.startswith(("B-", "dedwen-redis")):
+            if needs_clean_redis(name):
                 flush_redis()
             if name.startswith("dedwen"):
                 creds = seed_dedwen(name, world_path, work / f"{name}-creds.json")

@@ -55,9 +55,9 @@ async def _measure(name: str, runs: int, seconds: float, rate: float, slow_ms: f
     world = worlds.build(**prof.world)
     world_path = work / "world.json"
     worlds.save(world, world_path)
-    creds = run.seed_dedwen(name, world_path, work / f"{name}-creds.json") if name.startswith("dedwen") else None
-    if name.startswith(("B-", "dedwen-redis")):
+    if run.needs_clean_redis(name):  # before seeding, as bin/bench does
         run.flush_redis()
+    creds = run.seed_dedwen(name, world_path, work / f"{name}-creds.json") if name.startswith("dedwen") else None
     server = run.start_server(name, launch.free_port(), world_path, work / "logs")
     try:
         pairs = await client.open_pairs(run.target_for(name, server, world, creds), world, world.pairs)
