@@ -579,8 +579,10 @@ async def burst(target: Target, *, users: list[int], hold: float = 1.0) -> dict:
 class _MessageWatch:
     """Match each `message.send` with its `ack` (by ref) and its `message.new` (by client_id) on the pairs used."""
 
-    def __init__(self, pairs: Pairs, n: int) -> None:
+    def __init__(self, pairs: Pairs, n: int, record: list[tuple[float, float]] | None = None) -> None:
         self.ack_lat: list[float] = []
+        self.record = record  # when given: (seconds from the start to the send, ack latency in seconds) of each ack
+        self.started = now()
         self.delivery_lat: list[float] = []
         self.waiting: dict[str, asyncio.Future] = {}
         self.sent_at: dict[str, float] = {}  # client_id -> send time, until its message.new arrives
@@ -601,6 +603,8 @@ class _MessageWatch:
             if started is not None:
                 if kind == "ack":
                     self.ack_lat.append(t - started)
+                    if self.record is not None:
+                        self.record.append((started - self.started, t - started))
                 else:
                     self.errors[str((data or {}).get("code"))] += 1
                     self.sent_at.pop(ref, None)
@@ -674,16 +678,19 @@ async def message_send(pairs: Pairs, *, in_flight_pairs: int, duration: float, i
     return await watch.finish(now() - t0, senders=n, in_flight_per_sender=in_flight)
 
 
-async def message_paced(pairs: Pairs, *, rate: float, duration: float, drain: float = 10.0) -> dict:
+async def message_paced(
+    pairs: Pairs, *, rate: float, duration: float, drain: float = 10.0, record: list[tuple[float, float]] | None = None
+) -> dict:
     """Persisted `message.send` at a fixed total rate spread round-robin over all pairs (open loop).
 
     Sends are due at t0 + k/rate whatever the acks do, so ack latency includes any queueing a server
     builds at this rate; what has no ack `drain` seconds after the last send counts as unacked.
+    `record`, when given, gets (seconds from the start to the send, ack latency in seconds) of each ack.
     """
     n = len(pairs.senders)
-    watch = _MessageWatch(pairs, n)
+    watch = _MessageWatch(pairs, n, record)
     total = max(1, int(rate * duration))
-    t0 = now()
+    t0 = watch.started
     try:
         for k in range(total):
             delay = t0 + k / rate - now()

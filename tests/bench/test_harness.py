@@ -116,3 +116,28 @@ async def test_a_relay_records_when_each_delivered_frame_was_sent_and_how_long_i
         await client.close_all(pairs.all)
     assert len(record) == result["ops"] == 100
     assert all(0 <= sent < 0.25 + 0.05 and latency > 0 for sent, latency in record)
+
+
+def test_each_window_of_a_record_gets_its_own_p99_in_milliseconds():
+    from bench.tail import window_p99s
+
+    quiet, stalled = [(i / 100, 0.005) for i in range(300)], [(3 + i / 100, 0.005) for i in range(300)]
+    for i in range(150, 153):  # three slow acks in the second 3-s window: its 1 % (p99 is the 298th of 300)
+        stalled[i] = (stalled[i][0], 0.25)
+    assert window_p99s(quiet + stalled, window=3.0) == [5.0, 250.0]
+    assert window_p99s([], window=3.0) == []
+
+
+def test_a_paced_send_records_when_each_acked_message_was_sent_and_how_long_its_ack_took():
+    from types import SimpleNamespace
+
+    alice, bob = SimpleNamespace(on_frame=None), SimpleNamespace(on_frame=None)
+    pairs = client.Pairs(senders=[alice], receivers=[bob], conversations=[7])
+    record: list[tuple[float, float]] = []
+    watch = client._MessageWatch(pairs, 1, record)
+    watch.unacked["m-1"] = watch.started + 0.5
+    watch.unacked["m-2"] = watch.started + 0.75
+    alice.on_frame('{"type":"ack","ref":"m-1","data":{}}', watch.started + 0.52)
+    alice.on_frame('{"type":"error","ref":"m-2","data":{"code":"forbidden"}}', watch.started + 0.8)
+    assert [(round(sent, 3), round(latency, 3)) for sent, latency in record] == [(0.5, 0.02)]  # an error is no ack
+    assert watch.errors == {"forbidden": 1}
