@@ -111,6 +111,11 @@ TEMPLATES = [
 _database_url = env_str("DATABASE_URL")
 if _database_url is None:
     _sqlite_path = env_str("DEDWEN_SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
+    # FULL: each commit's log is on disk before the commit returns, so an acknowledged message
+    # survives a power loss or an OS crash, as with PostgreSQL's default. NORMAL (durable off) syncs
+    # only at checkpoints: a commit since the last one may roll back after a power loss (never
+    # after a process crash).
+    _sqlite_synchronous = "FULL" if env_bool("DEDWEN_SQLITE_DURABLE", True) else "NORMAL"
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -123,7 +128,7 @@ if _database_url is None:
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous={_sqlite_synchronous};",
             },
         }
     }

@@ -99,3 +99,22 @@ def test_the_serving_process_connections_leave_checkpoints_to_the_thread_but_for
         assert raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (checkpoints.COMMIT_CHECKPOINT_PAGES,)
     finally:
         raw.execute("PRAGMA wal_autocheckpoint=1000")
+
+
+@pytest.mark.django_db
+def test_each_embedded_commit_is_on_disk_before_it_returns():
+    """An acknowledged message survives a power loss: SQLite syncs its log at every commit (synchronous=FULL)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded configuration's database (SQLite)")
+    connection.ensure_connection()
+    assert connection.connection.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+
+
+@pytest.mark.parametrize(("durable", "synchronous"), [(None, "FULL"), ("1", "FULL"), ("0", "NORMAL")])
+def test_an_operator_may_trade_durability_for_fewer_syncs(monkeypatch, durable, synchronous):
+    from tests.accounts.test_settings import load_settings
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    env = {} if durable is None else {"DEDWEN_SQLITE_DURABLE": durable}
+    options = load_settings(monkeypatch, **env)["DATABASES"]["default"]["OPTIONS"]
+    assert f"PRAGMA synchronous={synchronous};" in options["init_command"]
