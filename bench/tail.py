@@ -54,9 +54,17 @@ def episodes(record: list[tuple[float, float]], *, slow_ms: float) -> list[Episo
     return found
 
 
-# Each workload's window in the suite (s), default rate (per s), slow line (ms), and the fewest slow
-# frames (acks) listed as an episode: 10 frames at 1,000/s are 10 ms, 3 acks at 50/s are 60 ms.
-WORKLOADS = {"relay": (3.0, 1000.0, 0.5, 10), "message": (3.0, 50.0, 40.0, 3)}
+@dataclass(frozen=True)
+class Workload:
+    """What one paced workload's runs are read against."""
+
+    window: float  # seconds: its window in the suite, whose p99 a goal judges
+    rate: float  # frames (sends) per second unless --rate
+    slow_ms: float  # a frame (ack) slower than this is slow unless --slow-ms
+    fewest: int  # the fewest slow frames (acks) listed as an episode: 10 ms of frames at 1,000/s, 60 ms of acks at 50/s
+
+
+WORKLOADS = {"relay": Workload(window=3.0, rate=1000.0, slow_ms=0.5, fewest=10), "message": Workload(window=3.0, rate=50.0, slow_ms=40.0, fewest=3)}
 
 
 def window_p99s(record: list[tuple[float, float]], *, window: float) -> list[float]:
@@ -90,7 +98,7 @@ async def _measure(
         pairs = await client.open_pairs(run.target_for(name, server, world, creds), world, world.pairs)
         if not cold:
             await client.warm_up(pairs)  # as the rounds do
-        window, _, _, fewest = WORKLOADS[workload]
+        window, fewest = WORKLOADS[workload].window, WORKLOADS[workload].fewest
         unit = "frames" if workload == "relay" else "acks"
         for number in range(1, runs + 1):
             record: list[tuple[float, float]] = []
@@ -133,13 +141,10 @@ def main() -> None:
     work = run.SQLITE_DIR / "tail"
     work.mkdir(parents=True, exist_ok=True)
     for name in args.servers.split(","):
-        _, rate, slow_ms, _ = WORKLOADS[args.workload]
-        asyncio.run(
-            _measure(
-                name.strip(), args.workload, args.runs, args.seconds,
-                args.rate if args.rate is not None else rate, args.slow_ms if args.slow_ms is not None else slow_ms, args.cold, work,
-            )
-        )
+        defaults = WORKLOADS[args.workload]
+        rate = args.rate if args.rate is not None else defaults.rate
+        slow_ms = args.slow_ms if args.slow_ms is not None else defaults.slow_ms
+        asyncio.run(_measure(name.strip(), args.workload, args.runs, args.seconds, rate, slow_ms, args.cold, work))
 
 
 if __name__ == "__main__":
