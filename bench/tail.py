@@ -69,14 +69,12 @@ WORKLOADS = {"relay": Workload(window=3.0, rate=1000.0, slow_ms=0.5, fewest=10),
 
 def window_p99s(record: list[tuple[float, float]], *, window: float) -> list[float]:
     """Return the p99 (ms) of each `window`-second stretch of the record, by send time (the last stretch may be short)."""
+    from bench.client import percentiles
+
     stretches: dict[int, list[float]] = {}
     for sent, latency in record:
         stretches.setdefault(int(sent // window), []).append(latency)
-    p99s = []
-    for index in sorted(stretches):
-        latencies = sorted(stretches[index])
-        p99s.append(round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2))
-    return p99s
+    return [round(percentiles(stretches[index])["p99"], 2) for index in sorted(stretches)]
 
 
 async def _measure(
@@ -140,10 +138,10 @@ def main() -> None:
     launch.pin_client()
     work = run.SQLITE_DIR / "tail"
     work.mkdir(parents=True, exist_ok=True)
+    defaults = WORKLOADS[args.workload]
+    rate = args.rate if args.rate is not None else defaults.rate
+    slow_ms = args.slow_ms if args.slow_ms is not None else defaults.slow_ms
     for name in args.servers.split(","):
-        defaults = WORKLOADS[args.workload]
-        rate = args.rate if args.rate is not None else defaults.rate
-        slow_ms = args.slow_ms if args.slow_ms is not None else defaults.slow_ms
         asyncio.run(_measure(name.strip(), args.workload, args.runs, args.seconds, rate, slow_ms, args.cold, work))
 
 
