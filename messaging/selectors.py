@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce
 from messaging.models import Conversation, Membership, Message, Notification
 from realtime.errors import NotFound
 from realtime.fields import is_id
-from realtime.rawsql import RawRead
+from realtime.rawsql import RawRead, padded
 
 
 class ConversationNotFound(NotFound):
@@ -53,6 +53,17 @@ def contact_pairs_sql(connection: BaseDatabaseWrapper) -> str:
     `SELECT ... FROM (<this>) c WHERE c.user_id = %s`.
     """
     return _contact_pairs_sql(connection.alias)
+
+
+def active_membership_sql(connection: BaseDatabaseWrapper) -> str:
+    """Return a SELECT of `(conversation_id, user_id)`: each membership of a user who has not left (a subquery, like `contact_pairs_sql`)."""
+    return _active_membership_sql(connection.alias)
+
+
+@functools.cache
+def _active_membership_sql(alias: str) -> str:
+    membership, conversation, user, left_at = _membership_names(alias)
+    return f"SELECT {conversation} AS conversation_id, {user} AS user_id FROM {membership} WHERE {left_at} IS NULL"
 
 
 def _membership_names(alias: str) -> tuple[str, str, str, str]:
@@ -111,17 +122,12 @@ def participants_of(*, conversation_ids: Collection[int]) -> dict[int, list[int]
     found: dict[int, list[int]] = {conversation_id: [] for conversation_id in conversation_ids}
     if not found:
         return found
-    ids = _padded(list(found))
+    ids = padded(list(found))
     with connection.cursor() as cursor:
         cursor.execute(_participants_sql(connection.alias, len(ids)), ids)
         for conversation_id, user_id in cursor.fetchall():
             found[conversation_id].append(user_id)
     return found
-
-
-def _padded(ids: list[int]) -> list[int]:
-    """Return ids padded with the last one to a power of two (an IN list of few distinct lengths)."""
-    return ids + ids[-1:] * ((1 << (len(ids) - 1).bit_length()) - len(ids))
 
 
 @functools.cache

@@ -36,3 +36,18 @@ class Visibility(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} {'visible' if self.visible else 'invisible'}"
+
+
+class CircleVersion(models.Model):
+    """A token replaced by every change to who shares a conversation, to a last_seen or to a visibility (one row).
+
+    Triggers on the membership, last_seen and visibility tables replace it in the transaction that
+    makes the change (migration 0003), so a process may keep what it read of those tables for as long
+    as the token it read with them is current (presence.circles).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    token = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"circle version {self.token}"

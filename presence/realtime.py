@@ -7,7 +7,8 @@ from typing import Any
 
 from presence import runtime
 from presence.protocol import Activity, PresenceClientFrame, PresenceServerFrame
-from presence.selectors import Circle, circle_of, snapshot
+from presence.circles import Circle, circle_of
+from presence.selectors import snapshot
 from presence.serializers import ActivityFrameSerializer
 from presence.stores import Transitions
 from realtime.auth import Identity

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from presence import services
 from presence.protocol import PresenceServerFrame
-from presence.selectors import Circle, Status, circle_of, shown_entry
+from presence.circles import Circle, circle_of
+from presence.selectors import Status, shown_entry
 from presence.stores import PresenceStore, Transitions, get_store
 from realtime import db, publish
 from realtime.metrics import PRESENCE_TRANSITIONS

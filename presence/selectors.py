@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from messaging.selectors import contact_ids, contact_pairs_sql
+from presence.circles import Circle
 from presence.models import LastSeen, Visibility
 from presence.stores import PresenceStore, Status
 from realtime.fields import datetime_text
 from realtime.publish import EncodedJSON, encode_json
-from realtime.rawsql import RawRead
 
 
 def last_seen_of(*, user_ids: Iterable[int]) -> dict[int, datetime | None]:
@@ -29,71 +26,10 @@ def last_seen_of(*, user_ids: Iterable[int]) -> dict[int, datetime | None]:
     return {user_id: found.get(user_id) for user_id in user_ids}
 
 
-@dataclass(frozen=True)
-class Circle:
-    """A user, when they were last seen, and everyone sharing a conversation with them with theirs (`contacts`, by id)."""
-
-    user_id: int
-    last_seen: datetime | None
-    contacts: dict[int, datetime | None]
-    visible: bool = True  # the user's presence_visible
-    hidden: frozenset[int] = frozenset()  # the contacts who are not visible
-
-
-def _circle_sql(connection: BaseDatabaseWrapper) -> str:
-    """Return the statement of `circle_of`: the user's contacts and the user, by id, with last_seen and visibility.
-
-    By id, because the snapshot lists them so, and the announcements name them so: sorting a list
-    already in order is a pass over it, a third of sorting it.
-    """
-    quote = connection.ops.quote_name
-    last_seen = quote(LastSeen._meta.db_table)
-    visibility = quote(Visibility._meta.db_table)
-    return f"""
-        SELECT c.contact_id, s.at, v.visible FROM ({contact_pairs_sql(connection)}) c
-            LEFT JOIN {last_seen} s ON s.user_id = c.contact_id LEFT JOIN {visibility} v ON v.user_id = c.contact_id
-        WHERE c.user_id = %(user_id)s
-        UNION
-        SELECT u.id, s.at, v.visible FROM {quote(get_user_model()._meta.db_table)} u
-            LEFT JOIN {last_seen} s ON s.user_id = u.id LEFT JOIN {visibility} v ON v.user_id = u.id
-        WHERE u.id = %(user_id)s
-        ORDER BY 1
-    """
-
-
-_circle = RawRead(
-    sql=_circle_sql,
-    fields=[None, LastSeen._meta.get_field("at"), Visibility._meta.get_field("visible")],
-    model=LastSeen,
-    convert_once=True,  # each contact's last_seen comes back in every snapshot that lists them
-)
-
-
-def circle_of(*, user_id: int) -> Circle:
-    """Return the user's last_seen and visibility, and their contacts' last_seen and who of them is hidden, in one query.
-
-    Every socket's authentication runs it, so it is one written-out statement (realtime.rawsql):
-    building the same query with the ORM took about 15 times the CPU of running it
-    (docs/presence.md, "Cost"). No Visibility row means visible.
-    """
-    seen, hidden = {}, set()
-    for member_id, at, visible in _circle.rows({"user_id": user_id}):
-        seen[member_id] = at
-        if visible is False:
-            hidden.add(member_id)
-    return Circle(
-        user_id=user_id,
-        last_seen=seen.pop(user_id, None),
-        contacts=seen,
-        visible=user_id not in hidden,
-        hidden=frozenset(hidden - {user_id}),
-    )
-
-
 def contacts_of(*, user_ids: Iterable[int]) -> dict[int, set[int]]:
     """Return, for each of the users, the ids of those sharing a conversation with them, in one query.
 
-    Every offline transition runs it; written out for the same reason as `circle_of`.
+    Every offline transition runs it; written out for the same reason as `presence.circles.circle_of`.
     """
     user_ids = list(dict.fromkeys(user_ids))
     found: dict[int, set[int]] = {user_id: set() for user_id in user_ids}

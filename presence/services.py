@@ -13,9 +13,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from presence.models import LastSeen, Visibility
 from presence.protocol import PresenceServerFrame
+from presence.circles import circle_of
 from presence.selectors import (
     Status,
-    circle_of,
     contacts_of,
     hidden_among,
     presence_entry,

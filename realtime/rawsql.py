@@ -118,6 +118,11 @@ class RawWrite(_Statement):
             return cursor.rowcount
 
 
+def padded(ids: list[int]) -> list[int]:
+    """Return ids padded with the last one to a power of two: an IN list of few distinct lengths (PostgreSQL prepares each after a few runs)."""
+    return ids + ids[-1:] * ((1 << (len(ids) - 1).bit_length()) - len(ids))
+
+
 def _run_converters(found: tuple[Callable[..., Any], ...], column: Any, connection: BaseDatabaseWrapper, value: Any) -> Any:
     for convert in found:
         value = convert(value, column, connection)

@@ -9,7 +9,7 @@ from messaging import realtime, services
 from messaging.models import Membership
 from messaging.protocol import MessagingClientFrame, MessagingServerFrame
 from presence.runtime import publish_transitions
-from presence.selectors import circle_of
+from presence.circles import circle_of
 from presence.stores import Transitions, get_store
 from realtime.protocol import (
     ClientFrame,

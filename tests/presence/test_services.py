@@ -13,7 +13,8 @@ from presence import services
 from presence.models import LastSeen
 from presence.protocol import PresenceServerFrame
 from presence.runtime import publish_transitions
-from presence.selectors import Circle, Status, circle_of, contacts_of, visible_last_seen
+from presence.circles import Circle, circle_of
+from presence.selectors import Status, contacts_of, visible_last_seen
 from presence.stores import Transitions, get_store
 from realtime.protocol import user_group
 from tests.support.cast import make_user
