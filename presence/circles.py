@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,18 +59,16 @@ def circle_of(*, user_id: int) -> Circle:
     conversations under, every member of those conversations. A second statement runs only for
     conversations not kept under a current token. No Visibility row means visible.
     """
-    keeping = _keeping()
-    rows = _circle.rows({"user_id": user_id, "kept": _kept.token if keeping else None})
+    alias = _circle.db()
+    keeping = _keeping(connections[alias])
+    rows = _circle.rows({"user_id": user_id, "kept": _kept.token if keeping else None}, using=alias)
     own = [row for row in rows if row[0] == _OWN]
     if not own:
         return Circle(user_id=user_id, last_seen=None, contacts={})
     _, token, _, _, last_seen, visible = own[0]
     conversation_ids = [conversation_id for _, _, conversation_id, *_ in own if conversation_id is not None]
-    read: dict[int, list[Member]] = {}
-    for _, _, conversation_id, member_id, at, member_visible in rows[len(own) :]:
-        read.setdefault(conversation_id, []).append((member_id, at, member_visible))
-    if read or not conversation_ids:  # the token moved, or nothing is kept: every member came with it
-        members = {conversation_id: tuple(found) for conversation_id, found in read.items()}
+    if len(rows) > len(own) or not conversation_ids:  # the token moved, or nothing is kept: every member came with it
+        members = _by_conversation(row[2:] for row in rows[len(own) :])
         if keeping and token is not None:
             _kept.keep(token, members)
     else:
@@ -85,9 +84,8 @@ def circle_of(*, user_id: int) -> Circle:
     return Circle(user_id=user_id, last_seen=last_seen, contacts=contacts, visible=visible is not False, hidden=frozenset(hidden))
 
 
-def _keeping() -> bool:
+def _keeping(connection: BaseDatabaseWrapper) -> bool:
     """Return whether this read may use and fill what is kept: outside a transaction, on a database with the triggers."""
-    connection = connections[_circle.db()]
     return connection.vendor in _VERSIONED and not connection.in_atomic_block
 
 
@@ -162,24 +160,31 @@ def _circle_sql(connection: BaseDatabaseWrapper) -> str:
     """
     quote = connection.ops.quote_name
     users = get_user_model()._meta
-    version, last_seen, visibility = (quote(model._meta.db_table) for model in (CircleVersion, LastSeen, Visibility))
+    version = quote(CircleVersion._meta.db_table)
     user_pk = f"u.{quote(users.pk.column)}"
     active = active_membership_sql(connection)
     return f"""
         SELECT {_OWN}, k.token, m.conversation_id, {user_pk}, s.at, v.visible FROM {quote(users.db_table)} u
             LEFT JOIN {version} k ON k.id = 1
-            LEFT JOIN {last_seen} s ON s.user_id = {user_pk}
-            LEFT JOIN {visibility} v ON v.user_id = {user_pk}
+            {_state_joins(connection, user_pk)}
             LEFT JOIN ({active}) m ON m.user_id = {user_pk}
         WHERE {user_pk} = %(user_id)s
         UNION ALL
         SELECT {_MEMBER}, NULL, theirs.conversation_id, theirs.user_id, s.at, v.visible
             FROM ({active}) mine JOIN ({active}) theirs ON theirs.conversation_id = mine.conversation_id
-            LEFT JOIN {last_seen} s ON s.user_id = theirs.user_id
-            LEFT JOIN {visibility} v ON v.user_id = theirs.user_id
+            {_state_joins(connection, "theirs.user_id")}
         WHERE mine.user_id = %(user_id)s AND NOT EXISTS (SELECT 1 FROM {version} WHERE id = 1 AND token = %(kept)s)
         ORDER BY 1, 3, 4
     """
+
+
+def _state_joins(connection: BaseDatabaseWrapper, user_id: str) -> str:
+    """Return the joins adding `s.at` (last_seen) and `v.visible` to the rows of the user id column `user_id`."""
+    quote = connection.ops.quote_name
+    return (
+        f"LEFT JOIN {quote(LastSeen._meta.db_table)} s ON s.user_id = {user_id}"
+        f" LEFT JOIN {quote(Visibility._meta.db_table)} v ON v.user_id = {user_id}"
+    )
 
 
 _circle = RawRead(
@@ -192,12 +197,17 @@ _circle = RawRead(
 
 def _read_members(conversation_ids: list[int]) -> dict[int, tuple[Member, ...]]:
     """Return each conversation's active members, by id, with their last_seen and visibility, in one statement."""
-    found: dict[int, list[Member]] = {conversation_id: [] for conversation_id in conversation_ids}
-    if not found:
+    if not conversation_ids:
         return {}
-    ids = padded(list(found))
-    for conversation_id, member_id, at, visible in _members_read(len(ids)).rows(ids):
-        found[conversation_id].append((member_id, at, visible))
+    ids = padded(list(dict.fromkeys(conversation_ids)))
+    return _by_conversation(_members_read(len(ids)).rows(ids), conversation_ids=conversation_ids)
+
+
+def _by_conversation(rows: Iterable[tuple], *, conversation_ids: Iterable[int] = ()) -> dict[int, tuple[Member, ...]]:
+    """Return rows of (conversation id, member id, last_seen, visible) as each conversation's members (none for `conversation_ids` without rows)."""
+    found: dict[int, list[Member]] = {conversation_id: [] for conversation_id in conversation_ids}
+    for conversation_id, member_id, at, visible in rows:
+        found.setdefault(conversation_id, []).append((member_id, at, visible))
     return {conversation_id: tuple(members) for conversation_id, members in found.items()}
 
 
@@ -206,11 +216,9 @@ def _members_read(size: int) -> RawRead:
     """Return the read of the members of `size` conversations (padded to a power of two: few statements)."""
 
     def sql(connection: BaseDatabaseWrapper) -> str:
-        quote = connection.ops.quote_name
         return f"""
             SELECT m.conversation_id, m.user_id, s.at, v.visible FROM ({active_membership_sql(connection)}) m
-                LEFT JOIN {quote(LastSeen._meta.db_table)} s ON s.user_id = m.user_id
-                LEFT JOIN {quote(Visibility._meta.db_table)} v ON v.user_id = m.user_id
+                {_state_joins(connection, "m.user_id")}
             WHERE m.conversation_id IN ({", ".join(["%s"] * size)})
             ORDER BY m.conversation_id, m.user_id
         """

@@ -42,6 +42,14 @@ $$
 """
 
 
+# Each database's trigger events per table; an UPDATE fires only when a watched column changed.
+EVENTS = {"sqlite": ["INSERT", "DELETE", "UPDATE"], "postgresql": ["INSERT OR DELETE", "UPDATE"]}
+
+
+def _name(table: str, event: str) -> str:
+    return f"{table}_circle_{event.split()[0].lower()}"
+
+
 def _changed(columns: list[str], *, distinct: str) -> str:
     return " OR ".join(f"OLD.{column} {distinct} NEW.{column}" for column in columns)
 
@@ -49,19 +57,20 @@ def _changed(columns: list[str], *, distinct: str) -> str:
 def _sqlite_triggers() -> list[str]:
     statements = []
     for table, columns in WATCHED:
-        for event, when in [("INSERT", ""), ("DELETE", ""), (f"UPDATE OF {', '.join(columns)}", _changed(columns, distinct="IS NOT"))]:
-            name = f"{table}_circle_{event.split()[0].lower()}"
-            statements.append(
-                f"CREATE TRIGGER {name} AFTER {event} ON {table}" + (f" WHEN {when}" if when else "") + f" BEGIN {SQLITE_BUMP} END"
-            )
+        for event in EVENTS["sqlite"]:
+            name, when = _name(table, event), ""
+            if event == "UPDATE":
+                event, when = f"UPDATE OF {', '.join(columns)}", f" WHEN {_changed(columns, distinct='IS NOT')}"
+            statements.append(f"CREATE TRIGGER {name} AFTER {event} ON {table}{when} BEGIN {SQLITE_BUMP} END")
     return statements
 
 
 def _postgresql_triggers() -> list[str]:
     statements = [POSTGRESQL_FUNCTION]
     for table, columns in WATCHED:
-        for event, when in [("INSERT OR DELETE", ""), ("UPDATE", _changed(columns, distinct="IS DISTINCT FROM"))]:
-            name = f"{table}_circle_{event.split()[0].lower()}"
+        for event in EVENTS["postgresql"]:
+            name = _name(table, event)
+            when = _changed(columns, distinct="IS DISTINCT FROM") if event == "UPDATE" else ""
             statements.append(
                 f"CREATE CONSTRAINT TRIGGER {name} AFTER {event} ON {table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
                 + (f" WHEN ({when})" if when else "")
@@ -83,13 +92,12 @@ def add_triggers(apps, schema_editor):
 
 def drop_triggers(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    if vendor not in ("sqlite", "postgresql"):
+    if vendor not in EVENTS:
         return
     for table, _ in WATCHED:
-        events = ["insert", "delete", "update"] if vendor == "sqlite" else ["insert", "update"]
-        for event in events:
+        for event in EVENTS[vendor]:
             suffix = f" ON {table}" if vendor == "postgresql" else ""
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_circle_{event}{suffix}")
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {_name(table, event)}{suffix}")
     if vendor == "postgresql":
         schema_editor.execute("DROP FUNCTION IF EXISTS presence_circle_changed()")
 
