@@ -108,10 +108,8 @@ class InProcessChannelLayer(BaseChannelLayer):
     over immutable payloads), receivers that go away are forgotten at once, and a send from another
     thread or event loop is handed to the receiver's loop safely. Nothing is dropped silently: a
     channel over capacity raises ChannelFull for a direct send and is logged for a group send.
-    `group_send_many` and `group_send_batch` deliver as group_send does, message after message in
-    the order given. `deliver_here(sends)` (both dedwen layers have it) does the same synchronously:
-    the publisher hands its events to this process's members with it at once (see publish.py), and
-    since no other process shares this layer (`reaches_other_processes`), nothing is left to send.
+    `group_send_many` and `group_send_batch` (the publisher's one entry point, see publish.py)
+    deliver as group_send does, message after message in the order given.
 
     `receive_directly(channel, receiver)` (both dedwen layers have it): while nothing is queued on
     the channel, its messages are handed to `receiver(message)` synchronously, on the channel's
@@ -122,7 +120,6 @@ class InProcessChannelLayer(BaseChannelLayer):
     """
 
     extensions = ["groups", "flush", "direct"]
-    reaches_other_processes = False
 
     def __init__(self, expiry: int = 60, group_expiry: int = 86400, capacity: int = 10_000, channel_capacity=None, **kwargs):
         super().__init__(expiry=expiry, capacity=capacity, channel_capacity=channel_capacity, **kwargs)
@@ -197,15 +194,9 @@ class InProcessChannelLayer(BaseChannelLayer):
         """Deliver one message to the members of several groups."""
         self._deliver_batch([(groups, message)], _running_loop())
 
-    async def group_send_batch(self, sends: list[tuple[list[str], dict]], *, delivered_here: bool = False) -> None:
-        """Deliver several messages in order, each to the members of its groups (as group_send_many); nothing left once `delivered_here`."""
-        if not delivered_here:
-            self._deliver_batch(sends, _running_loop())
-
-    def deliver_here(self, sends: list[tuple[list[str], dict]]) -> bool:
-        """Deliver several messages now, in order, each to the members of its groups; return True (every member is here)."""
+    async def group_send_batch(self, sends: list[tuple[list[str], dict]]) -> None:
+        """Deliver several messages in order, each to the members of its groups (as group_send_many)."""
         self._deliver_batch(sends, _running_loop())
-        return True
 
     async def group_add_many(self, groups: Iterable[str], channel: str) -> None:
         """Add a channel to several groups."""
@@ -333,10 +324,7 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
       multicasts in a batch (a presence tick's arrivals) is one PUBLISH, and each process hands
       each of its members all of that run's messages for it in one call.
     - A group message reaches the members of the sending layer (this process, this event loop) at
-      once, before its PUBLISH goes out, as the in-process layer delivers. `deliver_here(sends)`
-      hands it to them synchronously, and `group_send_batch(sends, delivered_here=True)` then
-      only publishes: the publisher does so, so that its sockets here never wait behind a PUBLISH
-      still out. (Phoenix PubSub and
+      once, before its PUBLISH goes out, as the in-process layer delivers (Phoenix PubSub and
       socket.io's Redis adapter do the same): a relay between two sockets of one process no
       longer waits on a Redis round trip and the pub/sub receiver. The message carries its
       layer's origin (`ORIGIN`, 8 random bytes) into Redis, and the layer skips it when Redis
@@ -375,15 +363,9 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
         """Publish one message to several groups: serialized once; one multicast for many groups."""
         await self._get_layer().group_send_many(groups, message)
 
-    reaches_other_processes = True
-
-    async def group_send_batch(self, sends: list[tuple[list[str], dict]], *, delivered_here: bool = False) -> None:
+    async def group_send_batch(self, sends: list[tuple[list[str], dict]]) -> None:
         """Publish several messages, each to its groups, in order: one pipelined round trip per shard."""
-        await self._get_layer().group_send_batch(sends, delivered_here=delivered_here)
-
-    def deliver_here(self, sends: list[tuple[list[str], dict]]) -> bool:
-        """Hand this process's members of the messages' groups their messages now, in order; False when this layer cannot."""
-        return self._get_layer().deliver_here(sends)
+        await self._get_layer().group_send_batch(sends)
 
     async def group_add_many(self, groups: Iterable[str], channel: str) -> None:
         """Add a channel of this process to several groups (and subscribe it), one SUBSCRIBE per shard."""
@@ -682,24 +664,7 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         """
         await self.group_send_batch([(groups, message)])
 
-    def deliver_here(self, sends: list[tuple[list[str], dict]]) -> bool:
-        """Hand this layer's members of the messages' groups their messages now, in order; return False when it cannot.
-
-        What is left is `group_send_batch(sends, delivered_here=True)`: the PUBLISH for the other
-        processes, whose echo this layer skips. It cannot when its messages carry no origin mark
-        (symmetric encryption): then every member, here too, gets them from Redis. Nothing is
-        serialized here, so a message that cannot be is delivered here and fails its PUBLISH.
-        """
-        if self._echo is None:
-            return False
-        self._deliver_here(self._named(sends))
-        return True
-
-    def _named(self, sends: Iterable[tuple[Iterable[str], dict]]) -> list[tuple[list[str], dict]]:
-        """Return the sends with their groups' Redis channel names, each once."""
-        return [(list(dict.fromkeys(map(self._group_channel_name, groups))), message) for groups, message in sends]
-
-    async def group_send_batch(self, sends: list[tuple[list[str], dict]], *, delivered_here: bool = False) -> None:
+    async def group_send_batch(self, sends: list[tuple[list[str], dict]]) -> None:
         """Deliver several messages in order, each to its groups: to the members here at once, then to Redis, pipelined per shard.
 
         Messages that follow one another as multicasts go out as one multicast naming each one's
@@ -709,9 +674,9 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
         is serialized before anything is delivered: one that cannot be fails the batch with
         nothing sent. This layer's own members get theirs before the PUBLISH goes out (and skip
         them when Redis hands them back, see `is_echo`); when Redis then fails, the error raised
-        is a NotPublished. `delivered_here`: `deliver_here` already handed them to the members here.
+        is a NotPublished.
         """
-        named = self._named(sends)
+        named = [(list(dict.fromkeys(map(self._group_channel_name, groups))), message) for groups, message in sends]
         by_shard: dict[int, list[tuple[str, bytes | list]]] = defaultdict(list)
         multicasts: list | None = None  # the run of multicasts being gathered into one PUBLISH
         for names, message in named:
@@ -729,14 +694,14 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
             by_shard[index] = [
                 (name, payload if isinstance(payload, bytes) else self._encode(_multicast_envelope(payload))) for name, payload in publishes
             ]
-        here = self._echo is not None  # this layer's members have them (now, or from deliver_here)
-        if here and not delivered_here:
+        delivered_here = self._echo is not None
+        if delivered_here:
             self._deliver_here(named)
         try:
             for index, publishes in by_shard.items():
                 await self._shards[index].publish_pairs(publishes)
         except Exception as exc:
-            if not here:
+            if not delivered_here:
                 raise
             raise NotPublished(f"{type(exc).__name__}: {exc}") from exc
 

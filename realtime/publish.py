@@ -7,18 +7,15 @@
 
 Each frame is serialized once and fanned out to the users' groups. A send never makes a database
 thread wait for the channel layer: code running for an event loop (the loop itself, or a thread it
-handed work to through db.call or Django's ASGI handler) hands the event to that loop. There the
-event reaches this process's sockets at once, through the layer's `deliver_here`, and one task
-per loop sends it to the other processes, everything in the order it was handed over. Only where
-no loop is serving (management commands, sync tests) does the caller send and wait.
+handed work to through db.call or Django's ASGI handler) hands the event to that loop, where one
+task per loop sends everything in the order it was handed over. Only where no loop is serving
+(management commands, sync tests) does the caller send and wait.
 
-Every send to other processes goes through the layer's `group_send_batch`, a single event as a
-batch of one (both of dedwen's layers have it; another layer, such as Channels' own, gets one
-group_send per group, and delivers here through Redis too). The loop's task sends all the events
-queued while its previous call was out as one batch, in order, which on Redis is one pipelined
-round trip: one round trip per event fell 1.8 s behind the acks at 1,300 sends/s
-(docs/performance.md). The sockets here do not wait for that round trip: when they waited, a
-frame relayed between two sockets of one process waited behind the previous frame's PUBLISH.
+Every send goes through the layer's `group_send_batch`, a single event as a batch of one (both of
+dedwen's layers have it; another layer, such as Channels' own, gets one group_send per group).
+The loop's task sends all the events queued while its previous call was out as one batch, in
+order, which on Redis is one pipelined round trip: one round trip per event fell 1.8 s behind
+the acks at 1,300 sends/s (docs/performance.md).
 
 Delivery is best effort: a layer failure is logged, never raised, so a stored change is never
 undone by a lost push. A batch that fails is sent again one event at a time, so that one bad
@@ -30,10 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import json
 import logging
-import operator
 import time
 import weakref
 from collections import deque
@@ -132,11 +127,10 @@ def close_device_sockets(*, device_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: _deliver(groups, {"type": EVENT_DEVICE_REVOKED, "at": time.time()}), robust=True)
 
 
-async def _send_batch(batch: list[tuple[list[str], Event]], *, delivered_here: bool = False) -> None:
+async def _send_batch(batch: list[tuple[list[str], Event]]) -> None:
     """Send events in order, each to its groups, in one layer call when the layer can; log failures, never raise.
 
-    `delivered_here`: this process's members already have them (the layer's `deliver_here`). A
-    failed batch of several is sent again one event at a time, each failure logged on its own.
+    A failed batch of several is sent again one event at a time, each failure logged on its own.
     """
     layer = get_channel_layer()
     if not hasattr(layer, "group_send_batch"):  # not one of dedwen's layers
@@ -144,7 +138,7 @@ async def _send_batch(batch: list[tuple[list[str], Event]], *, delivered_here: b
             await _send_without_batch(layer, groups, event)
         return
     try:
-        await layer.group_send_batch(batch, delivered_here=delivered_here)
+        await layer.group_send_batch(batch)
     except NotPublished as exc:  # this process's sockets have them: sent again, they would get them twice
         logger.warning("live events reached this process's sockets but no other process (events: %d): %s", len(batch), exc)
     except Exception as exc:  # noqa: BLE001 - a down layer must not fail the changes that were stored
@@ -158,7 +152,7 @@ async def _send_batch(batch: list[tuple[list[str], Event]], *, delivered_here: b
         )
         for groups, event in batch:  # one bad event must not take the ones queued with it
             try:
-                await layer.group_send_batch([(groups, event)], delivered_here=delivered_here)
+                await layer.group_send_batch([(groups, event)])
             except Exception as failure:  # noqa: BLE001
                 _log_not_sent(groups, failure)
 
@@ -183,12 +177,12 @@ class _Outbox:
     __slots__ = ("pending", "sender")
 
     def __init__(self) -> None:
-        self.pending: deque[tuple[list[str], Event, bool]] = deque()
+        self.pending: deque[tuple[list[str], Event]] = deque()
         self.sender: asyncio.Task | None = None
 
-    def put(self, groups: list[str], event: Event, delivered_here: bool) -> None:
-        """Queue a send behind the earlier ones (`delivered_here`: only the other processes' share is left); call on the outbox's loop."""
-        self.pending.append((groups, event, delivered_here))
+    def put(self, groups: list[str], event: Event) -> None:
+        """Queue a send behind the earlier ones; call on the outbox's loop."""
+        self.pending.append((groups, event))
         if self.sender is None:
             self.sender = asyncio.get_running_loop().create_task(self._drain())
 
@@ -196,14 +190,12 @@ class _Outbox:
         """Send what is queued, then what was queued meanwhile, each time as one batch, until none is left."""
         try:
             while self.pending:
-                queued = list(self.pending)
+                batch = list(self.pending)
                 self.pending.clear()
-                for delivered_here, run in itertools.groupby(queued, key=operator.itemgetter(2)):
-                    batch = [(groups, event) for groups, event, _ in run]
-                    try:
-                        await _send_batch(batch, delivered_here=delivered_here)
-                    except Exception:  # noqa: BLE001 - a bug here must not stop the sends queued behind
-                        logger.exception("%d live events not sent", len(batch))
+                try:
+                    await _send_batch(batch)
+                except Exception:  # noqa: BLE001 - a bug here must not stop the sends queued behind
+                    logger.exception("%d live events not sent", len(batch))
         finally:
             self.sender = None
 
@@ -212,21 +204,12 @@ _outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakr
 
 
 def _hand_over(groups: list[str], event: Event) -> None:
-    """Send an event from the running loop: to this process's sockets now when the layer can, the rest queued on the loop's outbox."""
-    layer = get_channel_layer()
-    deliver_here = getattr(layer, "deliver_here", None)
-    try:
-        delivered_here = deliver_here is not None and deliver_here([(groups, event)])
-    except Exception as exc:  # noqa: BLE001 - an invalid group name: nothing was delivered, and nothing would be
-        _log_not_sent(groups, exc)
-        return
-    if delivered_here and not layer.reaches_other_processes:
-        return
+    """Queue a send on the running loop's outbox; call on that loop."""
     loop = asyncio.get_running_loop()
     outbox = _outboxes.get(loop)
     if outbox is None:
         outbox = _outboxes[loop] = _Outbox()
-    outbox.put(groups, event, delivered_here)
+    outbox.put(groups, event)
 
 
 def _deliver(groups: list[str], event: Event) -> None:

@@ -18,7 +18,6 @@ from realtime.layers import (
 )
 from realtime.protocol import EVENT_FRAME, device_group, user_group
 from realtime.publish import apublish_many
-from tests.support.services import another_process
 
 
 async def test_a_group_send_reaches_every_member_and_only_them():
@@ -223,6 +222,11 @@ async def test_with_redis_a_received_message_builds_no_debug_line(caplog):
     assert [record for record in caplog.records if record.name == "push_response"] == []
 
 
+def another_process() -> RedisPubSubChannelLayer:
+    """Return a pub/sub layer of its own on the settings' Redis, as another server process has."""
+    return RedisPubSubChannelLayer(**django_settings.CHANNEL_LAYERS["default"]["CONFIG"])
+
+
 @pytest.mark.usefixtures("redis_url")
 async def test_with_redis_this_processs_members_have_a_group_message_before_redis_and_only_once(monkeypatch):
     layer, there = get_channel_layer(), another_process()
@@ -248,33 +252,6 @@ async def test_with_redis_this_processs_members_have_a_group_message_before_redi
         assert await first_of(layer, alice_here) == marker  # not the event again
     finally:
         await there.flush()
-
-
-@pytest.mark.usefixtures("redis_url")
-async def test_with_redis_a_message_delivered_here_first_is_then_only_published():
-    layer, there = get_channel_layer(), another_process()
-    try:
-        [alice_here] = await tabs_in(layer, user_group(93))
-        [bob_there] = await tabs_in(there, user_group(93))
-        event = {"type": EVENT_FRAME, "text": "here first"}
-        assert layer.deliver_here([([user_group(93)], event)]) is True
-        assert await first_of(layer, alice_here) == event  # before anything went to Redis
-        await layer.group_send_batch([([user_group(93)], event)], delivered_here=True)
-        assert await first_of(there, bob_there) == event
-        marker = {"type": EVENT_FRAME, "text": "marker"}
-        await there.group_send(user_group(93), marker)  # published after the event: Redis hands it over after
-        assert await first_of(layer, alice_here) == marker  # not the event a second time
-    finally:
-        await there.flush()
-
-
-async def test_the_in_process_layer_delivers_everything_here():
-    layer = InProcessChannelLayer()
-    [alice_tab] = await tabs_in(layer, user_group(94))
-    event = {"type": EVENT_FRAME, "text": "all here"}
-    assert layer.deliver_here([([user_group(94)], event)]) is True
-    assert layer.reaches_other_processes is False  # so the publisher has nothing left to send
-    assert await first_of(layer, alice_tab) == event
 
 
 @pytest.mark.usefixtures("redis_url")

@@ -1,9 +1,7 @@
 """Publishing after commit: the database thread hands events to the event loop, which sends them in order.
 
-On the loop an event reaches this process's sockets at once (the layer's `deliver_here`), and the
-other processes through `group_send_batch` (what was queued meanwhile as one batch). The tests
-watch and steer those entry points, whichever layer the run configures; what only the Redis layer
-has (other processes) needs the services run.
+Every send reaches the layer through `group_send_batch` (what was queued meanwhile as one batch):
+the tests watch and steer that one entry point, whichever layer the run configures.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ from realtime import db, publish
 from realtime.protocol import user_group
 from tests.support.cast import mint_device
 from tests.support.messaging import direct
-from tests.support.services import another_process
 from tests.support.waiting import auntil
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,9 +28,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 5.0  # seconds: the bound on every wait
 
 
-async def member_of(group: str, layer=None) -> str:
-    """Return a fresh channel of a layer (the configured one unless given), added to a group."""
-    layer = layer or get_channel_layer()
+async def member_of(group: str) -> str:
+    """Return a fresh channel of the configured layer, added to a group."""
+    layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(group, channel)
     return channel
@@ -44,9 +41,9 @@ def id_of(event: dict) -> int:
     return json.loads(event["text"])["data"]["message"]["id"]
 
 
-async def received_ids(channel: str, count: int, layer=None) -> list[int]:
-    """Receive `count` message.new frames on a channel of a layer (bounded wait) and return their message ids."""
-    layer = layer or get_channel_layer()
+async def received_ids(channel: str, count: int) -> list[int]:
+    """Receive `count` message.new frames on a channel (bounded wait) and return their message ids."""
+    layer = get_channel_layer()
     return [id_of(await asyncio.wait_for(layer.receive(channel), timeout=WAIT)) for _ in range(count)]
 
 
@@ -56,14 +53,6 @@ def publish_new_messages(ids: range, user_id: int) -> None:
         publish.publish(
             user_ids=[user_id], frame_type=MessagingServerFrame.MESSAGE_NEW, data={"conversation_id": 1, "message": {"id": message_id}}
         )
-
-
-@pytest.fixture
-async def there(redis_url):
-    """Another server process's channel layer on the services run's Redis."""
-    layer = another_process()
-    yield layer
-    await layer.flush()
 
 
 @dataclass(frozen=True)
@@ -80,11 +69,11 @@ def hold_the_first_batch(monkeypatch) -> HeldBatch:
     real_group_send_batch = layer.group_send_batch
     held = HeldBatch(asyncio.Event(), asyncio.Event())
 
-    async def holding_group_send_batch(sends, **options):
+    async def holding_group_send_batch(sends):
         if not held.started.is_set():
             held.started.set()
             await held.release.wait()
-        await real_group_send_batch(sends, **options)
+        await real_group_send_batch(sends)
 
     monkeypatch.setattr(layer, "group_send_batch", holding_group_send_batch)
     return held
@@ -95,61 +84,43 @@ def fail_the_batches_with(monkeypatch, bad_id: int) -> None:
     layer = get_channel_layer()
     real_group_send_batch = layer.group_send_batch
 
-    async def failing_group_send_batch(sends, **options):
+    async def failing_group_send_batch(sends):
         if any(id_of(event) == bad_id for _, event in sends):
             raise ConnectionError("layer down")
-        await real_group_send_batch(sends, **options)
+        await real_group_send_batch(sends)
 
     monkeypatch.setattr(layer, "group_send_batch", failing_group_send_batch)
 
 
-async def test_events_published_from_the_database_thread_reach_this_process_in_publishing_order():
-    channel = await member_of(user_group(909))
-    await db.call(publish_new_messages, range(1, 31), 909)
-    assert await received_ids(channel, 30) == list(range(1, 31))
-
-
-async def test_events_published_from_the_database_thread_reach_other_processes_in_publishing_order(monkeypatch, there):
-    channel = await member_of(user_group(901), there)
+async def test_events_published_from_the_database_thread_arrive_in_publishing_order(monkeypatch):
+    channel = await member_of(user_group(901))
     first_batch = hold_the_first_batch(monkeypatch)
     await db.call(publish_new_messages, range(1, 2), 901)
     await asyncio.wait_for(first_batch.started.wait(), timeout=WAIT)
     # Queued while the first send is out: sent after it, never beside it, as one batch in order.
     await db.call(publish_new_messages, range(2, 31), 901)
     first_batch.release.set()
-    assert await received_ids(channel, 30, there) == list(range(1, 31))
+    assert await received_ids(channel, 30) == list(range(1, 31))
 
 
-async def test_a_send_to_other_processes_still_out_does_not_hold_back_this_processs_sockets(monkeypatch, there):
-    here = await member_of(user_group(910))
-    await member_of(user_group(910), there)
-    first_batch = hold_the_first_batch(monkeypatch)
-    await db.call(publish_new_messages, range(1, 2), 910)
-    await asyncio.wait_for(first_batch.started.wait(), timeout=WAIT)
-    await db.call(publish_new_messages, range(2, 4), 910)
-    assert await received_ids(here, 3) == [1, 2, 3]  # while the first PUBLISH is still held
-    first_batch.release.set()
-
-
-async def test_the_database_thread_does_not_wait_for_the_channel_layer(monkeypatch, there):
-    channel = await member_of(user_group(902), there)
+async def test_the_database_thread_does_not_wait_for_the_channel_layer(monkeypatch):
+    channel = await member_of(user_group(902))
     first_batch = hold_the_first_batch(monkeypatch)
     # Were the database thread waiting for the send, this would never return (the send waits for us).
     await asyncio.wait_for(db.call(publish_new_messages, range(5, 7), 902), timeout=WAIT)
     first_batch.release.set()
-    assert await received_ids(channel, 2, there) == [5, 6]
+    assert await received_ids(channel, 2) == [5, 6]
 
 
-async def test_a_failing_send_is_logged_and_the_ones_queued_with_it_still_go_out(monkeypatch, caplog, there):
-    here, channel = await member_of(user_group(903)), await member_of(user_group(903), there)
+async def test_a_failing_send_is_logged_and_the_ones_queued_with_it_still_go_out(monkeypatch, caplog):
+    channel = await member_of(user_group(903))
     first_batch = hold_the_first_batch(monkeypatch)
     fail_the_batches_with(monkeypatch, bad_id=2)
     await db.call(publish_new_messages, range(1, 2), 903)
     await asyncio.wait_for(first_batch.started.wait(), timeout=WAIT)
     await db.call(publish_new_messages, range(2, 4), 903)  # one batch behind the first: 2 fails, 3 must not
     first_batch.release.set()
-    assert await received_ids(channel, 2, there) == [1, 3]
-    assert await received_ids(here, 3) == [1, 2, 3]  # delivered here before the PUBLISH, and only once
+    assert await received_ids(channel, 2) == [1, 3]
     assert "live events not sent in one batch (events: 2, groups: 1): ConnectionError" in caplog.text
     assert "live event to user.903 not sent: ConnectionError" in caplog.text
 
@@ -170,25 +141,16 @@ class LayerSend:
 
 
 def layer_sends(monkeypatch) -> list[LayerSend]:
-    """Record every event handed to the configured channel layer, here or to other processes, once (and still send it)."""
+    """Record every event of every batch sent to the configured channel layer (and still send it)."""
     layer = get_channel_layer()
     sent: list[LayerSend] = []
-    real_group_send_batch, real_deliver_here = layer.group_send_batch, layer.deliver_here
+    real_group_send_batch = layer.group_send_batch
 
-    def record(sends) -> None:
+    async def recording_group_send_batch(sends):
         loop = asyncio.get_running_loop()
         sent.extend(LayerSend(tuple(groups), loop) for groups, _ in sends)
+        await real_group_send_batch(sends)
 
-    def recording_deliver_here(sends):
-        record(sends)
-        return real_deliver_here(sends)
-
-    async def recording_group_send_batch(sends, *, delivered_here=False):
-        if not delivered_here:
-            record(sends)
-        await real_group_send_batch(sends, delivered_here=delivered_here)
-
-    monkeypatch.setattr(layer, "deliver_here", recording_deliver_here)
     monkeypatch.setattr(layer, "group_send_batch", recording_group_send_batch)
     return sent
 
@@ -246,7 +208,7 @@ async def test_a_rest_views_publish_is_handed_to_the_loop_serving_the_request(al
 async def test_a_send_to_several_groups_that_fails_is_logged_not_raised(monkeypatch, caplog):
     layer = get_channel_layer()
 
-    async def layer_down(sends, **options):
+    async def layer_down(sends):
         raise ConnectionError("layer down")
 
     monkeypatch.setattr(layer, "group_send_batch", layer_down)

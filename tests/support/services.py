@@ -1,4 +1,4 @@
-"""What several areas share: the test database's teardown, the Redis requirement of the services run, another process's channel layer, a clean live-connections registry, and a socket that records frames."""
+"""What several areas share: the test database's teardown, the Redis requirement of the services run, a clean live-connections registry, and a socket that records frames."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from django.conf import settings
 from django.db.backends.signals import connection_created
 
 from realtime.connections import REGISTRY
-from realtime.layers import RedisPubSubChannelLayer
 from realtime.context import SocketContext
 from realtime.publish import EncodedJSON
 
@@ -61,11 +60,6 @@ def require_redis() -> str:
     finally:
         client.close()
     return url
-
-
-def another_process() -> RedisPubSubChannelLayer:
-    """Return a pub/sub layer of its own on the settings' Redis, as another server process has."""
-    return RedisPubSubChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
 
 
 def delete_keys(url: str, pattern: str) -> None:
