@@ -17,12 +17,14 @@ from channels.layers import BaseChannelLayer
 from channels_redis import pubsub
 from channels_redis.utils import _consistent_hash, _wrap_close
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from realtime import redis as redis_clients
 
 logger = logging.getLogger("dedwen.realtime.layer")
 
 PIPELINE_SIZE = 500  # PUBLISH commands sent in one round trip by group_send_many and group_send_batch
+PUBLISHER_HELD_FOR = 5.0  # seconds a shard publishes on one pool connection before handing it back (see `_Shard`)
 MULTICAST_MIN_GROUPS = 16  # group_send_many to this many groups or more: one PUBLISH to every process instead
 CHECKED_NAMES = 65_536  # group names the in-process layer remembers as checked, at most (then it starts over)
 GROUP_NAMES_KEPT = 65_536  # groups whose Redis channel name the pub/sub layer keeps, at most (least recently used go)
@@ -304,9 +306,10 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
 
     - Publishing (send, group_send, group_send_many, group_send_batch) does not take the shard's
       lock, which the library holds around every SUBSCRIBE and UNSUBSCRIBE of the process: a
-      PUBLISH goes out on a pool connection of its own (a lone one as a plain command, several
-      pipelined), never waiting behind other sockets' subscriptions. One caller's publishes stay in
-      order (each is awaited before the next goes out).
+      PUBLISH goes out on a pool connection that the shard holds for publishing (several written
+      at once), never waiting behind other sockets' subscriptions, and without redis-py's
+      per-command machinery (see `_Shard`). One caller's publishes stay in order (each is awaited
+      before the next goes out).
     - `group_add_many(groups, channel)` subscribes a socket's groups with one SUBSCRIBE, and with
       them its channel: `new_channel` only names the channel, which is subscribed by the first
       group_add(_many) or receive on it, or by a send to it from this process (another process
@@ -388,18 +391,33 @@ async def _as_pushed(response):
 class _Shard(pubsub.RedisSingleShardConnection):
     """One Redis host: a pool that waits for a free connection, publishes outside the lock, batched (un)subscribes.
 
-    A lone PUBLISH (a typing frame, most events) goes out as a plain command, several pipelined.
-    A pipeline per lone PUBLISH and the `str()` of every received message that redis-py's RESP3
-    push handler builds for a debug line were a sixth of a Redis hop's CPU: `python -m bench.hop`
-    as it was at `3923b33` (one layer publishing to itself, before the layer delivered its own
-    members directly) on one core, five runs each, alternated, 180-184 µs per frame with them,
-    152-158 µs without (and one run at 254 µs).
+    Publishing goes below redis-py's command machinery: the shard holds one pool connection for
+    up to PUBLISHER_HELD_FOR seconds and writes each call's PUBLISH commands to it at once
+    (`send_packed_command`), then reads their replies, one caller at a time. `Redis.execute_command`
+    checks a connection out and in, and wraps each command in its retry and each write in a task
+    for the write's timeout: `python -m bench.hop` (a frame published, and received by another
+    layer, on one core), three alternated runs each, took 216-285 µs of CPU per frame that way and
+    166-189 µs on the held connection (docs/performance.md). Handing the connection back
+    every few seconds keeps what the pool does on check-in and checkout: in Sentinel mode a
+    connection to a demoted master is dropped there, and a connection gone stale is replaced.
+    A connection error fails the call after one more try on a fresh connection, as redis-py's
+    retry would (a PUBLISH the broken connection had carried may then run twice; clients keep
+    messages and notifications by id); any other failure drops the connection, whose replies can
+    no longer be matched to their commands.
+
+    redis-py's RESP3 push handler builds the `str()` of every received message for a debug line;
+    `_as_pushed` skips it (a sixth of a Redis hop's CPU with the pipeline per lone PUBLISH that the
+    shard used then: `python -m bench.hop` at `3923b33`, 180-184 µs per frame with them, 152-158
+    without).
     """
 
     def __init__(self, host, channel_layer) -> None:
         super().__init__(host, channel_layer)
         self._leaving: dict[str, None] = {}  # channels queued for the next UNSUBSCRIBE, in order
         self._leaver: asyncio.Task | None = None
+        self._publishing = asyncio.Lock()  # one caller's PUBLISH commands and replies at a time
+        self._publisher = None  # the pool connection held for publishing, and until when
+        self._publisher_until = 0.0
 
     def _ensure_redis(self) -> None:
         if self._redis is None:
@@ -409,22 +427,48 @@ class _Shard(pubsub.RedisSingleShardConnection):
             self._pubsub = self._redis.pubsub(push_handler_func=_as_pushed)
 
     async def publish(self, channel, message) -> None:
-        """PUBLISH on a pool connection, without waiting for the (un)subscriptions under the lock."""
-        self._ensure_redis()
-        await self._redis.publish(channel, message)
+        """PUBLISH without waiting for the (un)subscriptions under the lock."""
+        await self.publish_pairs([(channel, message)])
 
     async def publish_pairs(self, publishes: list[tuple[str, bytes]]) -> None:
-        """PUBLISH each (channel, message) in order, without the lock: a lone one as a command, several pipelined."""
-        if len(publishes) == 1:
-            await self.publish(*publishes[0])
-            return
+        """PUBLISH each (channel, message) in order, without the lock, up to PIPELINE_SIZE per round trip."""
         self._ensure_redis()
-        client = self._redis
-        for start in range(0, len(publishes), PIPELINE_SIZE):
-            pipe = client.pipeline(transaction=False)
-            for channel, message in publishes[start : start + PIPELINE_SIZE]:
-                pipe.publish(channel, message)
-            await pipe.execute()
+        async with self._publishing:
+            try:
+                await self._publish_held(publishes)
+            except RedisConnectionError:  # the held connection broke (Redis restarted?): once more, on a fresh one
+                await self._publish_held(publishes)
+
+    async def _publish_held(self, publishes: list[tuple[str, bytes]]) -> None:
+        connection = await self._held_connection()
+        try:
+            for start in range(0, len(publishes), PIPELINE_SIZE):
+                chunk = publishes[start : start + PIPELINE_SIZE]
+                commands = connection.pack_commands([("PUBLISH", channel, message) for channel, message in chunk])
+                await connection.send_packed_command(commands, check_health=False)
+                for _ in chunk:
+                    await connection.read_response()
+        except BaseException:  # its replies no longer match its commands: drop it (cancelled too)
+            self._publisher = None
+            await connection.disconnect(nowait=True)
+            await self._redis.connection_pool.release(connection)
+            raise
+
+    async def _held_connection(self):
+        """Return the connection to publish on: the one held, or a fresh checkout once it has been held for PUBLISHER_HELD_FOR."""
+        now = asyncio.get_running_loop().time()
+        if self._publisher is not None and now < self._publisher_until:
+            return self._publisher
+        await self._release_publisher()
+        pool = self._redis.connection_pool
+        self._publisher = await pool.get_connection()
+        self._publisher_until = now + PUBLISHER_HELD_FOR
+        return self._publisher
+
+    async def _release_publisher(self) -> None:
+        connection, self._publisher = self._publisher, None
+        if connection is not None:
+            await self._redis.connection_pool.release(connection)
 
     async def subscribe_many(self, channels: list[str]) -> None:
         """SUBSCRIBE to the channels not yet subscribed, in one command."""
@@ -482,10 +526,13 @@ class _Shard(pubsub.RedisSingleShardConnection):
                 self._subscribed_to.difference_update(gone)
 
     async def flush(self) -> None:
-        """Drop what is queued to unsubscribe, then close as the library does."""
+        """Drop what is queued to unsubscribe, hand back the publishing connection, then close as the library does."""
         self._leaving = {}
         if self._leaver is not None:
             self._leaver.cancel()
+        if self._redis is not None and not self._publishing.locked():
+            await self._release_publisher()
+        self._publisher = None  # one in use goes with the pool, which the library closes
         await super().flush()
 
     def _receive_message(self, message) -> None:

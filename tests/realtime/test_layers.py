@@ -185,27 +185,79 @@ async def test_publishing_does_not_wait_for_a_subscribe_in_flight(monkeypatch):
     assert await first_of(layer, bob_tab) == {"type": EVENT_FRAME, "text": "joined"}
 
 
-@pytest.mark.usefixtures("redis_url")
-async def test_with_redis_a_lone_publish_is_a_plain_command_and_keeps_its_place(monkeypatch):
-    layer = get_channel_layer()
-    [alice_tab] = await tabs_in(layer, user_group(61))
+def checkouts(monkeypatch, shard) -> list[object]:
+    """Record each connection the shard takes from its pool from now on."""
+    taken: list[object] = []
+    pool = shard._redis.connection_pool
+    real = pool.get_connection
+
+    async def recording(*args, **kwargs):
+        connection = await real(*args, **kwargs)
+        taken.append(connection)
+        return connection
+
+    monkeypatch.setattr(pool, "get_connection", recording)
+    return taken
+
+
+async def publisher_of(layer, group: str):
+    """Publish once to the group, so that the shard holds its publishing connection; return the shard."""
     shard = layer._get_layer()._shards[0]
-    await layer.group_send(user_group(61), {"type": EVENT_FRAME, "text": "warm"})  # the connections exist
-    assert (await first_of(layer, alice_tab))["text"] == "warm"
-    pipelines = []
-    real_pipeline = shard._redis.pipeline
+    await layer.group_send(group, {"type": EVENT_FRAME, "text": "warm"})
+    assert shard._publisher is not None
+    return shard
 
-    def counting_pipeline(*args, **kwargs):
-        pipelines.append(1)
-        return real_pipeline(*args, **kwargs)
 
-    monkeypatch.setattr(shard._redis, "pipeline", counting_pipeline)
-    events = [{"type": EVENT_FRAME, "text": text} for text in ("lone", "batched 1", "batched 2", "lone again")]
-    await layer.group_send(user_group(61), events[0])
-    await layer.group_send_batch([([user_group(61)], events[1]), ([user_group(61)], events[2])])
-    await layer.group_send_batch([([user_group(61)], events[3])])
-    assert len(pipelines) == 1  # the two-event batch's; the lone PUBLISH of a batch is not one
-    assert [await first_of(layer, alice_tab) for _ in events] == events
+async def client_id(connection) -> int:
+    """Return the id Redis gives the connection's client."""
+    await connection.send_command("CLIENT", "ID")
+    return await connection.read_response()
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_with_redis_publishes_go_out_on_one_held_connection_in_order(monkeypatch):
+    layer, there = get_channel_layer(), another_process()
+    try:
+        [bob_there] = await tabs_in(there, user_group(61))
+        shard = await publisher_of(layer, user_group(61))
+        assert (await first_of(there, bob_there))["text"] == "warm"
+        taken = checkouts(monkeypatch, shard)
+        events = [{"type": EVENT_FRAME, "text": text} for text in ("lone", "batched 1", "batched 2", "lone again")]
+        await layer.group_send(user_group(61), events[0])
+        await layer.group_send_batch([([user_group(61)], events[1]), ([user_group(61)], events[2])])
+        await layer.group_send_batch([([user_group(61)], events[3])])
+        assert [await first_of(there, bob_there) for _ in events] == events  # through Redis, in order
+        assert taken == []  # no checkout per command: the connection stayed with the shard
+    finally:
+        await there.flush()
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_with_redis_the_publishing_connection_goes_back_to_the_pool_after_a_while(monkeypatch):
+    monkeypatch.setattr("realtime.layers.PUBLISHER_HELD_FOR", 0.0)
+    layer = get_channel_layer()
+    shard = await publisher_of(layer, user_group(63))
+    held = shard._publisher
+    taken = checkouts(monkeypatch, shard)
+    await layer.group_send(user_group(63), {"type": EVENT_FRAME, "text": "later"})
+    assert taken == [held]  # handed back, so the pool could hand it out again (checking it on the way)
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_with_redis_a_publish_on_a_connection_redis_closed_goes_out_on_a_fresh_one():
+    layer, there = get_channel_layer(), another_process()
+    try:
+        [bob_there] = await tabs_in(there, user_group(64))
+        shard = await publisher_of(layer, user_group(64))
+        assert (await first_of(there, bob_there))["text"] == "warm"
+        killed = await client_id(shard._publisher)
+        await shard._redis.execute_command("CLIENT", "KILL", "ID", killed)  # as a Redis restart would
+        event = {"type": EVENT_FRAME, "text": "after the kill"}
+        await layer.group_send(user_group(64), event)
+        assert await first_of(there, bob_there) == event
+        assert await client_id(shard._publisher) != killed  # connected again
+    finally:
+        await there.flush()
 
 
 @pytest.mark.usefixtures("redis_url")
