@@ -123,10 +123,14 @@ async def first_of(layer, channel: str) -> dict:
     return await asyncio.wait_for(layer.receive(channel), 5)
 
 
+def another_process() -> RedisPubSubChannelLayer:
+    """Return a pub/sub layer of its own on the settings' Redis, as another server process has."""
+    return RedisPubSubChannelLayer(**django_settings.CHANNEL_LAYERS["default"]["CONFIG"])
+
+
 @pytest.mark.usefixtures("redis_url")
-async def test_a_multicast_reaches_each_member_on_every_process_once_and_nobody_else(settings):
-    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
-    one, two = RedisPubSubChannelLayer(**config), RedisPubSubChannelLayer(**config)  # two processes
+async def test_a_multicast_reaches_each_member_on_every_process_once_and_nobody_else():
+    one, two = another_process(), another_process()
     try:
         alice_here, bob_there = await one.new_channel(), await two.new_channel()
         carol_here, carol_there = await one.new_channel(), await two.new_channel()  # in none of the groups
@@ -272,11 +276,6 @@ async def test_with_redis_a_received_message_builds_no_debug_line(caplog):
     finally:
         await there.flush()
     assert [record for record in caplog.records if record.name == "push_response"] == []
-
-
-def another_process() -> RedisPubSubChannelLayer:
-    """Return a pub/sub layer of its own on the settings' Redis, as another server process has."""
-    return RedisPubSubChannelLayer(**django_settings.CHANNEL_LAYERS["default"]["CONFIG"])
 
 
 @pytest.mark.usefixtures("redis_url")
